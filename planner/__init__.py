@@ -1,0 +1,1 @@
+"""Orders visits by the gantry's real travel time (the performance core)."""

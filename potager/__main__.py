@@ -1,0 +1,7 @@
+"""`python -m potager` is the `potager` command."""
+
+import sys
+
+from potager.cli import main
+
+sys.exit(main())

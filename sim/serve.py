@@ -1,0 +1,53 @@
+"""Simulated robots for people: firmwares on pseudo-terminals that any program can open.
+
+`potager sim firmware` runs these so a student can try `potager robot --port ...` or
+FarmBot-compatible tools without hardware.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import TextIO
+
+from sim.firmware import VirtualFarmduino
+from sim.pty import PtyFirmware
+
+from potager.clock import Clock, ScaledClock
+from potager.robots import AXES, RobotProfile, get_profile
+
+
+def firmware_for(profile: RobotProfile) -> VirtualFarmduino:
+    """A blank Farmduino of the profile's board on a bed of the profile's real size."""
+    firmware = VirtualFarmduino(board=profile.board)
+    for axis in AXES:
+        firmware.set_travel_mm(axis, profile.length_mm(axis))
+    return firmware
+
+
+@contextlib.contextmanager
+def simulated_robots(
+    profile: RobotProfile, count: int, clock: Clock
+) -> Iterator[list[PtyFirmware]]:
+    """`count` simulated robots on their own pseudo-terminals, stopped on exit."""
+    robots = [PtyFirmware(firmware_for(profile), clock).start() for _ in range(count)]
+    try:
+        yield robots
+    finally:
+        for robot in robots:
+            robot.stop()
+
+
+def serve_firmwares(profile_name: str, count: int, time_scale: float, out: TextIO) -> None:
+    """Run `count` simulated robots until interrupted, printing one port per line."""
+    profile = get_profile(profile_name)
+    with simulated_robots(profile, count, ScaledClock(time_scale)) as robots:
+        for robot in robots:
+            print(robot.port, file=out, flush=True)
+        print(
+            f"{count} simulated {profile.name} firmware(s) running; Ctrl-C stops.",
+            file=out,
+            flush=True,
+        )
+        threading.Event().wait()

@@ -1,0 +1,1 @@
+"""Statistical field trials: randomized designs on beds, observations, analysis, exports."""

@@ -1,0 +1,1 @@
+"""The web application: trial dashboards, robot status and control, the student editor."""
