@@ -38,6 +38,7 @@ from controller.protocol import (
     LineFramer,
     NotConfigured,
     ParamValue,
+    PinMonitorValue,
     ProtocolError,
     ReadPosition,
     ReadVersion,
@@ -198,7 +199,13 @@ class LinkCore:
         if isinstance(reply, Echo):
             self._check_echo(pending, reply)
             return
-        if reply.q != pending.q and not (reply.q is None and isinstance(reply, Debug)):
+        if reply.q is None:
+            # Debug text and axis timeouts may come untagged; they belong to the command
+            # running, but only a tagged reply may end it.
+            if not isinstance(reply, PinMonitorValue):
+                pending.replies.append(reply)
+            return
+        if reply.q != pending.q:
             return
         pending.replies.append(reply)
         if isinstance(reply, Started):

@@ -74,11 +74,13 @@ def run_demo(
             for number, stop in enumerate(stops, start=1):
                 path = _safe_z_path(gantry.position, stop, profile)
                 predicted_s = sum(move_time_s(profile, a, b) for a, b in itertools.pairwise(path))
+                departed_s = journal.elapsed_s
                 gantry.move_to(*stop, safe_z=True)
                 travel_mm += sum(_distance_mm(a, b) for a, b in itertools.pairwise(path))
                 journal.say(
                     f"plant {number}/{len(stops)}: at X {stop.x_mm:.0f} Y {stop.y_mm:.0f} "
-                    f"Z {stop.z_mm:.0f} (predicted {predicted_s:.1f} s of travel)"
+                    f"Z {stop.z_mm:.0f} after {journal.elapsed_s - departed_s:.1f} s of travel "
+                    f"(motion model: {predicted_s:.1f} s)"
                 )
                 gantry.pulse_pin(profile.water_valve_pin, WATERING_S)
                 journal.say(f"watered {WATERING_S:g} s (valve pin {profile.water_valve_pin})")

@@ -11,11 +11,10 @@ import threading
 from collections.abc import Iterator
 from typing import TextIO
 
-from sim.firmware import VirtualFarmduino
-from sim.pty import PtyFirmware
-
 from potager.clock import Clock, ScaledClock
 from potager.robots import AXES, RobotProfile, get_profile
+from sim.firmware import VirtualFarmduino
+from sim.pty import PtyFirmware
 
 
 def firmware_for(profile: RobotProfile) -> VirtualFarmduino:
