@@ -23,8 +23,7 @@ from controller.protocol import Move, ReadVersion
 from planner.motion import move_time_s
 from potager.clock import SystemClock, VirtualClock
 from potager.robots import get_profile
-from sim.pty import PtyFirmware
-from sim.serve import firmware_for
+from sim.serve import firmware_for, simulated_robots
 
 ROUND_TRIPS = 2000
 LOOPBACK_COMMANDS = 20000
@@ -68,7 +67,7 @@ def link_round_trip_s() -> list[float]:
     profile = get_profile("genesis")
     clock = SystemClock()
     with (
-        PtyFirmware(firmware_for(profile), clock) as robot,
+        simulated_robots(profile, 1, clock) as (robot,),
         SerialLink(robot.port, clock=clock) as link,
     ):
         samples = []

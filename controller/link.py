@@ -119,6 +119,7 @@ class LinkCore:
         self._reply_listeners: list[ReplyListener] = []
         self._state_listeners: list[StateListener] = []
         self._framer = LineFramer()
+        self._lines_since_open = 0
         self._pending: _Pending | None = None
         self._last_q = 0
         self._dispatch_lock = threading.RLock()
@@ -174,10 +175,13 @@ class LinkCore:
     def _receive_line(self, line: bytes) -> None:
         if not line.strip():
             return
+        self._lines_since_open += 1
         try:
             reply = decode_line(line)
         except ProtocolError as error:
-            log.warning("%s: ignored garbage from firmware: %s", self.name, error)
+            # A port opens (and pyserial flushes its input) anywhere inside a line.
+            level = logging.DEBUG if self._lines_since_open == 1 else logging.WARNING
+            log.log(level, "%s: ignored garbage from firmware: %s", self.name, error)
             self.garbage_lines = [*self.garbage_lines[-99:], line]
             return
         with self._dispatch_lock:
@@ -218,10 +222,13 @@ class LinkCore:
 
     def _check_echo(self, pending: _Pending, echo: Echo) -> None:
         sent = pending.line.decode("ascii").strip()
-        if echo.text.strip("\r\n") != sent:
-            log.warning(
-                "%s: firmware echoed %r for %r (line corrupted?)", self.name, echo.text, sent
-            )
+        received = echo.text.strip("\r\n")
+        if received == sent:
+            return
+        if not received.endswith(f" Q{pending.q}"):
+            log.debug("%s: late echo of an earlier command: %r", self.name, received)
+            return
+        log.warning("%s: firmware received %r for %r: line corrupted", self.name, received, sent)
 
     def _on_firmware_reset(self) -> None:
         self.needs_setup = True
@@ -346,6 +353,7 @@ class SerialLink(LinkCore):
             raise LinkError(f"cannot open serial port {self.port}: {error}") from None
         self._serial = port
         self._framer.reset()
+        self._lines_since_open = 0
         threading.Thread(
             target=self._read_loop, args=(port,), daemon=True, name="link-reader"
         ).start()

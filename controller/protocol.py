@@ -599,6 +599,7 @@ _TAG_ONLY: dict[int, type[Reply]] = {
         NotConfigured,
     )
 }
+_TAG_ONLY_RE = re.compile("R(" + "|".join(f"{code:02d}" for code in _TAG_ONLY) + r") Q(\d+)")
 
 
 def decode_line(raw: bytes | str) -> Reply:
@@ -624,6 +625,9 @@ def decode_line(raw: bytes | str) -> Reply:
 
 
 def _decode_text(line: str) -> Reply:
+    tag_only = _TAG_ONLY_RE.fullmatch(line)
+    if tag_only is not None:  # most lines are R01/R02/R00 ...: skip the general tokenizer
+        return _TAG_ONLY[int(tag_only.group(1))](q=int(tag_only.group(2)))
     if line.strip() == "home":
         return EndStopPreamble()
     match = _CODE_RE.match(line)

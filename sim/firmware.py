@@ -79,6 +79,11 @@ SERVO_PINS = frozenset({4, 5, 6, 11})
 SERVO_ANGLES_DEG = range(0, 181)
 END_STOP_REPORT_PINS = (8, 9, 10, 13)
 PIN_GUARD_COUNT = 5
+_PIN_GUARD_PARAMS: tuple[tuple[int, int, int], ...] = tuple(
+    (first, first + 1, first + 2)
+    for first in (int(Param.PIN_GUARD_1_PIN) + 4 * guard for guard in range(PIN_GUARD_COUNT))
+)
+"""(pin, timeout, active state) parameter ids of each guard, as plain ints: this is hot."""
 PIN_GUARD_TICK_S = 1.0
 """The firmware checks its pin guards once a second, so no guard acts sooner than that."""
 MISSED_STEPS_MAX_X = 111
@@ -701,13 +706,14 @@ class VirtualFarmduino:
     def _pin_guard_deadlines(self) -> list[tuple[float, Callable[[], None]]]:
         """When each guarded pin, left active, is forced back to its inactive state."""
         deadlines: list[tuple[float, Callable[[], None]]] = []
-        for guard in range(PIN_GUARD_COUNT):
-            first_param = Param.PIN_GUARD_1_PIN + 4 * guard
-            pin = self._param(first_param)
-            timeout_s = max(float(self._param(first_param + 1)), PIN_GUARD_TICK_S)
-            active = int(self._param(first_param + 2) == 1)
-            if pin not in PIN_IDS or self._read_pin(pin, analog=False) != active:
+        for pin_param, timeout_param, active_param in _PIN_GUARD_PARAMS:
+            pin = self._param(pin_param)
+            if pin not in PIN_IDS:
                 continue
+            active = int(self._param(active_param) == 1)
+            if self._read_pin(pin, analog=False) != active:
+                continue
+            timeout_s = max(float(self._param(timeout_param)), PIN_GUARD_TICK_S)
             since_s = max(self._level_since_s.get(pin, self._boot_at_s), self._guards_loaded_s)
             release = functools.partial(self._release_guarded_pin, pin, 1 - active)
             deadlines.append((since_s + timeout_s, release))

@@ -17,9 +17,13 @@ from sim.firmware import VirtualFarmduino
 from sim.pty import PtyFirmware
 
 
-def firmware_for(profile: RobotProfile) -> VirtualFarmduino:
-    """A blank Farmduino of the profile's board on a bed of the profile's real size."""
-    firmware = VirtualFarmduino(board=profile.board)
+def firmware_for(profile: RobotProfile, boot_at_s: float = 0.0) -> VirtualFarmduino:
+    """A blank Farmduino of the profile's board on a bed of the profile's real size.
+
+    `boot_at_s` is the clock time it is powered on: the clock's present, or the firmware
+    would report every idle period since clock time 0 at once.
+    """
+    firmware = VirtualFarmduino(board=profile.board, boot_at_s=boot_at_s)
     for axis in AXES:
         firmware.set_travel_mm(axis, profile.length_mm(axis))
     return firmware
@@ -30,7 +34,10 @@ def simulated_robots(
     profile: RobotProfile, count: int, clock: Clock
 ) -> Iterator[list[PtyFirmware]]:
     """`count` simulated robots on their own pseudo-terminals, stopped on exit."""
-    robots = [PtyFirmware(firmware_for(profile), clock).start() for _ in range(count)]
+    robots = [
+        PtyFirmware(firmware_for(profile, boot_at_s=clock.now_s()), clock).start()
+        for _ in range(count)
+    ]
     try:
         yield robots
     finally:
