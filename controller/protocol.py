@@ -33,11 +33,13 @@ class ProtocolError(ControllerError):
         self.raw_line = raw_line
 
 
+LINE_END = b"\r\n"
 EMERGENCY_STOP = b"E"
 """Sent alone, at any time: the firmware locks, disables motors and resets written pins."""
-ABORT_MOVE = b"@"
-"""Sent alone during a move: the firmware stops that move (R86, then R03 V5)."""
-LINE_END = b"\r\n"
+ABORT_MOVE = b"@" + LINE_END
+"""During a move `@` stops it (R86, then R03 V5) and the rest is flushed. The line end
+matters when the move has already ended: an idle firmware would take `@` as the first
+letter of the next command and refuse that command; ended, it is an invalid line (R09)."""
 MAX_Q = 999
 
 

@@ -130,41 +130,31 @@ _EXPRESS_Y = AxisMotion(
 )
 
 
-def _genesis(name: str, length_x_mm: float, length_y_mm: float) -> RobotProfile:
+def _profile(
+    name: str, board: str, bed_mm: tuple[float, float], x: AxisMotion, y: AxisMotion
+) -> RobotProfile:
     return RobotProfile(
         name=name,
-        board="I.genesisK16",
-        length_x_mm=length_x_mm,
-        length_y_mm=length_y_mm,
+        board=board,
+        length_x_mm=bed_mm[0],
+        length_y_mm=bed_mm[1],
         length_z_mm=500,
-        x=_BELT_AXIS,
-        y=_BELT_AXIS,
+        x=x,
+        y=y,
         z=_LEADSCREW_Z,
         z_toward_home=_LEADSCREW_Z,
     )
 
 
-def _express(name: str, length_x_mm: float, length_y_mm: float) -> RobotProfile:
-    return RobotProfile(
-        name=name,
-        board="D.expressK11",
-        length_x_mm=length_x_mm,
-        length_y_mm=length_y_mm,
-        length_z_mm=500,
-        x=_EXPRESS_X,
-        y=_EXPRESS_Y,
-        z=_LEADSCREW_Z,
-        z_toward_home=_LEADSCREW_Z,
-    )
-
+_GENESIS_BOARD, _EXPRESS_BOARD = "I.genesisK16", "D.expressK11"
 
 PROFILES: dict[str, RobotProfile] = {
     profile.name: profile
     for profile in (
-        _genesis("genesis", 2900, 1230),
-        _genesis("genesis-xl", 5900, 2730),
-        _express("express", 2900, 930),
-        _express("express-xl", 5900, 2130),
+        _profile("genesis", _GENESIS_BOARD, (2900, 1230), _BELT_AXIS, _BELT_AXIS),
+        _profile("genesis-xl", _GENESIS_BOARD, (5900, 2730), _BELT_AXIS, _BELT_AXIS),
+        _profile("express", _EXPRESS_BOARD, (2900, 930), _EXPRESS_X, _EXPRESS_Y),
+        _profile("express-xl", _EXPRESS_BOARD, (5900, 2130), _EXPRESS_X, _EXPRESS_Y),
     )
 }
 

@@ -174,6 +174,7 @@ def test_a_stuck_axis_is_abandoned_at_our_own_timeout_and_stopped(
 def test_a_lost_reply_times_out_from_the_predicted_time_not_a_fixed_minute(
     robot: Gantry, firmware: RecordingFirmware, clock: VirtualClock
 ) -> None:
+    robot.write_pin(VALVE, 1)
     firmware.firmware.drop_next_reply(2)
     predicted_s = move_time_s(PROFILE, (0, 0, 0), (200, 0, 0))
     start_s = clock.now_s()

@@ -46,18 +46,25 @@ def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
         time.sleep(0.002)
 
 
-def in_background(action: Callable[[], object]) -> tuple[threading.Thread, list[BaseException]]:
+def error_of_interrupted_move(
+    robot: Gantry, sim: PtyFirmware, interrupt: Callable[[], object]
+) -> BaseException:
+    """Start a long move, `interrupt` it once the firmware is moving, return what it raised."""
     errors: list[BaseException] = []
 
-    def run() -> None:
+    def move() -> None:
         try:
-            action()
+            robot.move_to(2000, 100, 0)
         except BaseException as error:
             errors.append(error)
 
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, errors
+    mover = threading.Thread(target=move)
+    mover.start()
+    wait_for(lambda: sim.firmware.busy)
+    interrupt()
+    mover.join(5)
+    assert len(errors) == 1, "the interrupted move should have raised exactly once"
+    return errors[0]
 
 
 def test_a_full_session(robot: Gantry, sim: PtyFirmware) -> None:
@@ -75,15 +82,12 @@ def test_a_full_session(robot: Gantry, sim: PtyFirmware) -> None:
     assert robot.read_pin(VALVE) == 1
     robot.write_pin(VALVE, 0)
     # e-stop in the middle of a long move, then unlock and carry on
-    mover, errors = in_background(lambda: robot.move_to(2800, 100, 0))
-    wait_for(lambda: sim.firmware.busy)
-    robot.emergency_stop()
-    mover.join(5)
-    assert len(errors) == 1 and isinstance(errors[0], EmergencyStopError)
+    error = error_of_interrupted_move(robot, sim, robot.emergency_stop)
+    assert isinstance(error, EmergencyStopError)
     with sim.locked() as firmware:
         assert firmware.estopped
         stopped_at = firmware.position_mm
-    assert 100 < stopped_at[0] < 2800
+    assert 100 < stopped_at[0] < 2000
     robot.unlock()
     robot.move_to(0, 0, 0)
     with sim.locked() as firmware:
@@ -141,12 +145,11 @@ def test_a_stall_closes_the_valve_and_the_link_stays_usable(
 
 
 def test_an_outside_estop_mid_move(robot: Gantry, sim: PtyFirmware, clock: ScaledClock) -> None:
-    mover, errors = in_background(lambda: robot.move_to(2000, 0, 0))
-    wait_for(lambda: sim.firmware.busy)
-    with sim.locked() as firmware:
-        firmware.press_estop(clock.now_s())
-    mover.join(5)
-    assert isinstance(errors[0], EmergencyStopError)
+    def press_button() -> None:
+        with sim.locked() as firmware:
+            firmware.press_estop(clock.now_s())
+
+    assert isinstance(error_of_interrupted_move(robot, sim, press_button), EmergencyStopError)
     assert robot.estopped
     robot.unlock()
     robot.move_to(0, 0, 0)
@@ -155,11 +158,8 @@ def test_an_outside_estop_mid_move(robot: Gantry, sim: PtyFirmware, clock: Scale
 def test_abort_stops_the_move_and_keeps_the_robot_usable(robot: Gantry, sim: PtyFirmware) -> None:
     from controller.gantry import MoveAbortedError
 
-    mover, errors = in_background(lambda: robot.move_to(2000, 0, 0))
-    wait_for(lambda: sim.firmware.busy)
-    robot.link.abort_move()
-    mover.join(5)
-    assert isinstance(errors[0], MoveAbortedError)
+    error = error_of_interrupted_move(robot, sim, robot.link.abort_move)
+    assert isinstance(error, MoveAbortedError)
     robot.move_to(5, 5, 0)
 
 
@@ -183,13 +183,14 @@ def test_a_reboot_mid_move_fails_the_move_then_reconfigures(
 ) -> None:
     states: list[LinkState] = []
     robot.link.add_state_listener(lambda state, _detail: states.append(state))
-    mover, errors = in_background(lambda: robot.move_to(2000, 0, 0))
-    wait_for(lambda: sim.firmware.busy)
-    with sim.locked() as firmware:
-        firmware.reboot(clock.now_s())
-    mover.join(5)
-    assert isinstance(errors[0], LinkError)
-    assert "restarted" in str(errors[0])
+
+    def reset_board() -> None:
+        with sim.locked() as firmware:
+            firmware.reboot(clock.now_s())
+
+    error = error_of_interrupted_move(robot, sim, reset_board)
+    assert isinstance(error, LinkError)
+    assert "restarted" in str(error)
     wait_for(lambda: robot.link.state is LinkState.READY and LinkState.CONFIGURING in states)
     with sim.locked() as firmware:
         assert firmware.configured
@@ -199,12 +200,9 @@ def test_a_reboot_mid_move_fails_the_move_then_reconfigures(
 def test_an_unplugged_cable_fails_the_command_and_the_link_comes_back(
     robot: Gantry, sim: PtyFirmware
 ) -> None:
-    mover, errors = in_background(lambda: robot.move_to(2000, 0, 0))
-    wait_for(lambda: sim.firmware.busy)
-    sim.unplug()
-    mover.join(5)
-    assert isinstance(errors[0], LinkError)
-    assert "lost" in str(errors[0]) and "cable" in str(errors[0])
+    error = error_of_interrupted_move(robot, sim, sim.unplug)
+    assert isinstance(error, LinkError)
+    assert "lost" in str(error) and "cable" in str(error)
     wait_for(lambda: robot.link.state is LinkState.LOST)
     with pytest.raises(LinkError, match="not connected"):
         robot.move_to(0, 0, 0)
@@ -229,3 +227,98 @@ def test_several_simulated_robots_at_once(clock: ScaledClock) -> None:
                 assert firmware.position_mm[0] == 100 * (index + 1)
         for gantry in gantries:
             gantry.close()
+
+
+def _stall(sim: PtyFirmware, clock: ScaledClock) -> None:
+    with sim.locked() as firmware:
+        firmware.inject_stall(Axis.X, at_mm=1200)
+
+
+def _stuck_axis(sim: PtyFirmware, clock: ScaledClock) -> None:
+    with sim.locked() as firmware:
+        firmware.inject_timeout(Axis.Y)
+
+
+def _lost_reply(sim: PtyFirmware, clock: ScaledClock) -> None:
+    with sim.locked() as firmware:
+        firmware.drop_next_reply(2)
+
+
+def _reset(sim: PtyFirmware, clock: ScaledClock) -> None:
+    with sim.locked() as firmware:
+        firmware.reboot(clock.now_s())
+
+
+def _outside_estop(sim: PtyFirmware, clock: ScaledClock) -> None:
+    with sim.locked() as firmware:
+        firmware.press_estop(clock.now_s())
+
+
+def _cable_pulled(sim: PtyFirmware, clock: ScaledClock) -> None:
+    sim.unplug()
+    time.sleep(0.05)
+    sim.replug()
+
+
+FAULTS = [
+    # (fault, injected before the move or during it, what the error must say)
+    (_stall, "before", "stall detected on the X axis"),
+    (_stuck_axis, "before", "no answer to 'G00"),
+    (_lost_reply, "before", "no answer to 'G00"),
+    (_reset, "during", "firmware restarted"),
+    (_outside_estop, "during", "emergency stop"),
+    (_cable_pulled, "during", "lost"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fault", "when", "message"), FAULTS, ids=lambda v: getattr(v, "__name__", v)
+)
+def test_every_fault_ends_with_a_clear_error_the_valve_closed_and_a_usable_link(
+    robot: Gantry,
+    sim: PtyFirmware,
+    clock: ScaledClock,
+    fault: Callable[[PtyFirmware, ScaledClock], None],
+    when: str,
+    message: str,
+) -> None:
+    robot.write_pin(VALVE, 1)
+    if when == "before":
+        fault(sim, clock)
+        with pytest.raises((LinkError, StallError)) as caught:
+            robot.move_to(2000, 100, 0)
+        error: BaseException = caught.value
+    else:
+        error = error_of_interrupted_move(robot, sim, lambda: fault(sim, clock))
+    assert message in str(error)
+    wait_for(lambda: robot.link.state is LinkState.READY)
+    if robot.estopped:
+        robot.unlock()
+    with sim.locked() as firmware:
+        assert firmware.pins.get(VALVE, 0) == 0, "the water valve was left open"
+    robot.move_to(10, 20, -5)
+    with sim.locked() as firmware:
+        assert firmware.position_mm == (10, 20, -5)
+
+
+def test_position_is_live_during_a_move_and_analog_pins_read(
+    robot: Gantry, sim: PtyFirmware
+) -> None:
+    seen_x_mm: set[float] = set()
+
+    def watch() -> None:
+        while not done.is_set():
+            seen_x_mm.add(robot.position.x_mm)
+            time.sleep(0.001)
+
+    done = threading.Event()
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    robot.move_to(1500, 0, 0)
+    done.set()
+    watcher.join()
+    assert any(0 < x < 1500 for x in seen_x_mm), "no R82 position report during the move"
+    with sim.locked() as firmware:
+        firmware.set_input(59, 734)
+    assert robot.read_pin(59, p.PinMode.ANALOG) == 734
+    assert robot.read_pin(59) == 1

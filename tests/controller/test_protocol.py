@@ -48,9 +48,9 @@ def test_a_command_without_tag_has_no_q() -> None:
     assert p.encode_command(p.ReadVersion()) == b"F83\r\n"
 
 
-def test_out_of_band_bytes_are_single_characters() -> None:
+def test_out_of_band_signals() -> None:
     assert p.EMERGENCY_STOP == b"E"
-    assert p.ABORT_MOVE == b"@"
+    assert p.ABORT_MOVE == b"@\r\n"  # ends its own line if no move is running any more
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
