@@ -10,6 +10,8 @@ Functions take numpy arrays so the planner can price many moves at once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -79,3 +81,127 @@ def move_time_s(
         ),
     ]
     return max(times)
+
+
+# ----------------------------------------------------------------- the planner's metric
+
+FIRMWARE_RAMP = 0
+"""Axis law of the FarmBot firmware: speed linear in position over `ramp_steps`."""
+TRAPEZOID = 1
+"""Axis law of constant-acceleration machines: t = d/v + v/a, or 2*sqrt(d/a) when short."""
+
+
+def trapezoid_time_s(
+    distance_mm: ArrayLike, max_speed_mm_s: float, accel_mm_s2: float
+) -> NDArray[np.float64]:
+    """Seconds to travel `distance_mm` from rest to rest with a constant-acceleration trapezoid."""
+    d = np.abs(np.asarray(distance_mm, dtype=np.float64))
+    v, a = max_speed_mm_s, accel_mm_s2
+    return np.where(d >= v * v / a, d / v + v / a, 2.0 * np.sqrt(d / a))
+
+
+@dataclass(frozen=True)
+class AxisLaw:
+    """How one axis turns a distance into seconds, as four numbers a compiled kernel reads.
+
+    FIRMWARE_RAMP: (steps_per_mm, min_speed_steps_s, cruise_speed_steps_s, ramp_steps);
+    TRAPEZOID: (max_speed_mm_s, accel_mm_s2, unused, unused).
+    """
+
+    kind: int
+    p1: float
+    p2: float
+    p3: float = 0.0
+    p4: float = 0.0
+
+    @classmethod
+    def firmware(cls, motion: AxisMotion, speed_percent: float = 100.0) -> AxisLaw:
+        cruise = motion.max_speed_steps_s * speed_percent / 100.0
+        return cls(
+            FIRMWARE_RAMP, motion.steps_per_mm, motion.min_speed_steps_s, cruise, motion.ramp_steps
+        )
+
+    @classmethod
+    def trapezoid(cls, max_speed_mm_s: float, accel_mm_s2: float) -> AxisLaw:
+        if not (max_speed_mm_s > 0 and accel_mm_s2 > 0):
+            raise ValueError("a trapezoid axis needs a positive speed and acceleration")
+        return cls(TRAPEZOID, max_speed_mm_s, accel_mm_s2)
+
+    @property
+    def cruise_speed_mm_s(self) -> float:
+        return self.p3 / self.p1 if self.kind == FIRMWARE_RAMP else self.p1
+
+    def time_s(self, distance_mm: ArrayLike) -> NDArray[np.float64]:
+        if self.kind == TRAPEZOID:
+            return trapezoid_time_s(distance_mm, self.p1, self.p2)
+        steps = np.abs(np.asarray(distance_mm, dtype=np.float64)) * self.p1
+        return axis_time_s(steps, self.p2, self.p3, int(self.p4))
+
+    def as_array(self) -> NDArray[np.float64]:
+        return np.array([self.kind, self.p1, self.p2, self.p3, self.p4], dtype=np.float64)
+
+
+class TravelMetric:
+    """Seconds between two stops on the bed: X and Y start together, the slower one wins.
+
+    The Z work at each stop (down, act, up) is the same whatever the order, so the metric is
+    the X/Y travel at safe height plus a fixed per-command overhead (the serial round trip
+    and the firmware starting and stopping its motors). Ramps are concave in distance, so
+    this is a true metric: symmetric, and short-cuts never take longer.
+    """
+
+    def __init__(self, x: AxisLaw, y: AxisLaw, command_overhead_s: float = 0.0) -> None:
+        if command_overhead_s < 0:
+            raise ValueError("the per-command overhead cannot be negative")
+        self.x, self.y = x, y
+        self.command_overhead_s = command_overhead_s
+
+    @classmethod
+    def for_profile(
+        cls, profile: RobotProfile, speed_percent: float = 100.0, command_overhead_s: float = 0.0
+    ) -> TravelMetric:
+        return cls(
+            AxisLaw.firmware(profile.x, speed_percent),
+            AxisLaw.firmware(profile.y, speed_percent),
+            command_overhead_s,
+        )
+
+    @property
+    def kernel_parameters(self) -> NDArray[np.float64]:
+        """(3, 5) array: X law, Y law, then (overhead, 0, 0, 0, 0), for compiled kernels."""
+        overhead = np.array([self.command_overhead_s, 0, 0, 0, 0], dtype=np.float64)
+        return np.stack([self.x.as_array(), self.y.as_array(), overhead])
+
+    @property
+    def seconds_per_mm(self) -> tuple[float, float]:
+        """Cruise pace of each axis: scales X/Y so straight-line neighbours are time neighbours."""
+        return 1.0 / self.x.cruise_speed_mm_s, 1.0 / self.y.cruise_speed_mm_s
+
+    def time_s(self, a_mm: ArrayLike, b_mm: ArrayLike) -> NDArray[np.float64]:
+        """Seconds from each point of `a_mm` to the matching one of `b_mm` (shape (..., 2))."""
+        a = np.asarray(a_mm, dtype=np.float64)
+        b = np.asarray(b_mm, dtype=np.float64)
+        delta = np.abs(a - b)
+        travel = np.maximum(self.x.time_s(delta[..., 0]), self.y.time_s(delta[..., 1]))
+        return travel + self.command_overhead_s
+
+    def from_point(self, origin_mm: ArrayLike, points_mm: ArrayLike) -> NDArray[np.float64]:
+        """Seconds from one point to each of many."""
+        return self.time_s(np.asarray(origin_mm, dtype=np.float64)[None, :], points_mm)
+
+    def matrix(self, points_mm: ArrayLike, max_points: int = 4000) -> NDArray[np.float64]:
+        """The full N x N matrix; refused beyond `max_points` (128 MB at 4,000)."""
+        points = np.asarray(points_mm, dtype=np.float64)
+        if len(points) > max_points:
+            raise ValueError(
+                f"a full matrix of {len(points)} points would not fit; the planner uses "
+                f"neighbour lists beyond {max_points}"
+            )
+        return self.time_s(points[:, None, :], points[None, :, :])
+
+    def path_time_s(self, points_in_order_mm: ArrayLike) -> float:
+        """Seconds to visit the points in the order given (no return)."""
+        points = np.asarray(points_in_order_mm, dtype=np.float64)
+        if len(points) < 2:
+            return 0.0
+        return float(self.time_s(points[:-1], points[1:]).sum())
