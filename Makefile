@@ -15,7 +15,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	rm -f $(VENV)/.installed-*
-	$(BIN)/python -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]' --config-settings editable_mode=compat
 	touch $@
 
 install: $(STAMP)

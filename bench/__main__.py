@@ -1,16 +1,23 @@
-"""Run every benchmark: `python -m bench [NAME ...]` (names: link)."""
+"""Run every benchmark: `python -m bench [NAME ...] [--quick]` (names: link, planner).
+
+`--quick` sets POTAGER_BENCH_QUICK=1: benchmarks that know it run a smaller set for
+fast iteration (the planner: N = 50 and 200 only).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 
-from bench import bench_link
+from bench import bench_link, bench_planner
 
-BENCHMARKS = {"link": bench_link.main}
+BENCHMARKS = {"link": bench_link.main, "planner": bench_planner.main}
 
 
 def main(argv: list[str]) -> int:
-    chosen = argv or list(BENCHMARKS)
+    if "--quick" in argv:
+        os.environ["POTAGER_BENCH_QUICK"] = "1"
+    chosen = [name for name in argv if name != "--quick"] or list(BENCHMARKS)
     unknown = [name for name in chosen if name not in BENCHMARKS]
     if unknown:
         print(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}", file=sys.stderr)

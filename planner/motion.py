@@ -166,11 +166,20 @@ class TravelMetric:
             command_overhead_s,
         )
 
-    @property
-    def kernel_parameters(self) -> NDArray[np.float64]:
-        """(3, 5) array: X law, Y law, then (overhead, 0, 0, 0, 0), for compiled kernels."""
-        overhead = np.array([self.command_overhead_s, 0, 0, 0, 0], dtype=np.float64)
-        return np.stack([self.x.as_array(), self.y.as_array(), overhead])
+    def kernel_tables(self, max_distance_mm: float, step_mm: float = 1.0) -> NDArray[np.float64]:
+        """Travel times tabulated for compiled kernels: (3, L) rows X, Y, then settings.
+
+        Row 2 holds (step_mm, per-command overhead s). Linear interpolation between 1 mm
+        steps is off by microseconds on these concave curves, and a table lookup is several
+        times cheaper than the logarithms of the ramp formula.
+        """
+        length = max(int(np.ceil(max_distance_mm / step_mm)) + 2, 3)
+        distances_mm = np.arange(length) * step_mm
+        tables = np.zeros((3, length))
+        tables[0] = self.x.time_s(distances_mm)
+        tables[1] = self.y.time_s(distances_mm)
+        tables[2, :2] = step_mm, self.command_overhead_s
+        return tables
 
     @property
     def seconds_per_mm(self) -> tuple[float, float]:

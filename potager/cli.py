@@ -10,11 +10,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
+import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from potager.errors import PotagerError
-from potager.robots import PROFILES, Axis
+from potager.robots import PROFILES, Axis, RobotProfile
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from planner.motion import TravelMetric
+    from planner.tour import TourPlan
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -43,6 +51,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_demo(commands)
+    _add_plan(commands)
     _add_robot(commands)
     _add_sim(commands)
     return parser
@@ -60,6 +69,124 @@ def _run_demo(args: argparse.Namespace) -> int:
 
     run_demo(profile_name=args.profile, time_scale=args.time_scale, out=sys.stdout)
     return 0
+
+
+# ----------------------------------------------------------------------------- plan
+
+
+def _add_plan(commands: Any) -> None:
+    plan = commands.add_parser("plan", help="plan the robot's work without a robot")
+    actions = plan.add_subparsers(title="actions", metavar="ACTION", required=True)
+    tour = actions.add_parser(
+        "tour",
+        help="the fastest order to visit the points of a CSV file",
+        description=(
+            "Read points from a CSV file (a header row naming x_mm and y_mm; other columns "
+            "are ignored) and print the order to visit them in, as 0-based indices of the "
+            "data rows, with the predicted travel time, the path length and the planning "
+            "time. Errors name the file's row, counting the header as row 1."
+        ),
+    )
+    tour.add_argument("points", metavar="POINTS.csv", help="CSV file with x_mm, y_mm columns")
+    tour.add_argument("--profile", choices=sorted(PROFILES), default="genesis-xl")
+    tour.add_argument(
+        "--start", type=_xy_mm, default=(0.0, 0.0), metavar="X,Y", help="start, mm (0,0)"
+    )
+    ending = tour.add_mutually_exclusive_group()
+    ending.add_argument("--end", type=_xy_mm, metavar="X,Y", help="finish here (default: anywhere)")
+    ending.add_argument("--closed", action="store_true", help="come back to the start")
+    method = tour.add_mutually_exclusive_group()
+    method.add_argument("--budget-s", type=float, help="seconds the optimiser may improve for")
+    method.add_argument(
+        "--order",
+        metavar="NAME",
+        help="a FarmBot sort instead of the optimiser, e.g. xy_ascending or nn "
+        "(an unknown name lists them all)",
+    )
+    tour.add_argument("--seed", type=int, default=0, help="for the optimiser and 'random'")
+    tour.add_argument("--json", action="store_true", help="machine-readable output")
+    tour.set_defaults(handler=_run_plan_tour)
+
+
+def _xy_mm(text: str) -> tuple[float, float]:
+    """An `X,Y` option in millimetres."""
+    try:
+        x_mm, y_mm = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X,Y in millimetres, got {text!r}") from None
+    return x_mm, y_mm
+
+
+def _run_plan_tour(args: argparse.Namespace) -> int:
+    from planner.motion import TravelMetric
+    from planner.points_csv import read_points_csv
+    from planner.tour import plan_tour
+    from potager.robots import get_profile
+
+    profile = get_profile(args.profile)
+    table = read_points_csv(args.points)
+    table.check_on_bed(profile)
+    for option, xy_mm in (("--start", args.start), ("--end", args.end)):
+        if xy_mm is not None:
+            _check_position_on_bed(option, xy_mm, profile)
+    metric = TravelMetric.for_profile(profile)
+    ends = {"start_mm": args.start, "end_mm": args.end, "closed": args.closed}
+    if args.order:
+        tour = _farmbot_tour(table.points_mm, args.order, metric, args.seed, ends)
+    else:
+        tour = plan_tour(table.points_mm, metric, budget_s=args.budget_s, seed=args.seed, **ends)
+    outcome = {
+        "ok": True,
+        "profile": profile.name,
+        "points": len(table.points_mm),
+        "order_name": args.order or "optimised",
+        "order": tour.order.tolist(),
+        "duration_s": tour.duration_s,
+        "length_mm": tour.length_mm,
+        "planning_s": tour.planning_s,
+        "compile_s": tour.compile_s,
+    }
+    _print_tour(outcome, table.source, args.json)
+    return 0
+
+
+def _check_position_on_bed(option: str, xy_mm: tuple[float, float], profile: RobotProfile) -> None:
+    for axis, value_mm in zip((Axis.X, Axis.Y), xy_mm, strict=True):
+        low, high = profile.allowed_range_mm(axis)
+        if not low <= value_mm <= high:
+            raise PotagerError(
+                f"{option}: {axis.upper()} {value_mm:g} mm is outside the {profile.name} bed "
+                f"({axis.upper()} {low:g}-{high:g} mm)"
+            )
+
+
+def _farmbot_tour(
+    points_mm: NDArray[Any], sort: str, metric: TravelMetric, seed: int, ends: dict[str, Any]
+) -> TourPlan:
+    """FarmBot's order, priced like the optimiser's so the two compare."""
+    from planner.sorts import farmbot_order
+    from planner.tour import TourPlan, evaluate_order
+
+    began = time.perf_counter()
+    order = farmbot_order(points_mm, sort, seed=seed)
+    planning_s = time.perf_counter() - began
+    duration_s, length_mm = evaluate_order(points_mm, order, metric, **ends)
+    return TourPlan(order, duration_s, length_mm, planning_s)
+
+
+def _print_tour(outcome: dict[str, Any], source: str, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(outcome))
+        return
+    order = " ".join(str(index) for index in outcome["order"])
+    print(f"{outcome['points']} points from {source} on a {outcome['profile']}")
+    print(f"{outcome['order_name']} order (0-based data rows):")
+    print(textwrap.fill(order, width=100, initial_indent="  ", subsequent_indent="  "))
+    print(f"  duration  {outcome['duration_s']:.1f} s ({outcome['duration_s'] / 60:.1f} min)")
+    print(f"  length    {outcome['length_mm']:.0f} mm ({outcome['length_mm'] / 1000:.2f} m)")
+    kernels = outcome["compile_s"]
+    loading = f" (+ {kernels:.2f} s to load or compile the planner)" if kernels else ""
+    print(f"  planning  {outcome['planning_s']:.3g} s{loading}")
 
 
 # ---------------------------------------------------------------------------- robot
