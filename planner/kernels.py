@@ -260,60 +260,57 @@ def try_or_opt(
     journal: IntArray,
     touched: IntArray,
 ) -> float:
-    """First improving move of a 1-3 node segment starting or ending at `a`."""
+    """First improving move of the 1-3 node segments starting at `a` (either way round).
+
+    Segments ending at `a` are left to their own first node: checking them too found
+    slightly better moves per node but fewer per second, a worse trade in the ILS.
+    """
     size = len(tour)
     for length in range(1, 4):
         if size < length + 4:
             break
-        for ends_at_a in range(2):
-            if ends_at_a == 1 and length == 1:
-                continue
-            s1 = a
-            if ends_at_a == 1:
-                for _ in range(length - 1):
-                    s1 = pred(s1, tour, pos)
-            s2 = s1
-            for _ in range(length - 1):
-                s2 = succ(s2, tour, pos)
-            p, n = pred(s1, tour, pos), succ(s2, tour, pos)
-            removed = (
-                cost(p, s1, xy, tables, matrix, dummy, pinned)
-                + cost(s2, n, xy, tables, matrix, dummy, pinned)
-                - cost(p, n, xy, tables, matrix, dummy, pinned)
-            )
-            if removed <= EPSILON:
-                continue
-            for end in range(2):
-                x = s1 if end == 0 else s2
-                for k in range(min(OR_OPT_NEIGHBOURS, neighbours.shape[1])):
-                    c = neighbours[x, k]
-                    if c < 0:
-                        break
-                    if cost(x, c, xy, tables, matrix, dummy, pinned) >= removed:
-                        break
-                    if in_segment(c, s1, length, tour, pos):
+        s1 = s2 = a
+        for _ in range(length - 1):
+            s2 = succ(s2, tour, pos)
+        p, n = pred(s1, tour, pos), succ(s2, tour, pos)
+        removed = (
+            cost(p, s1, xy, tables, matrix, dummy, pinned)
+            + cost(s2, n, xy, tables, matrix, dummy, pinned)
+            - cost(p, n, xy, tables, matrix, dummy, pinned)
+        )
+        if removed <= EPSILON:
+            continue
+        for end in range(2):
+            x = s1 if end == 0 else s2
+            for k in range(min(OR_OPT_NEIGHBOURS, neighbours.shape[1])):
+                c = neighbours[x, k]
+                if c < 0:
+                    break
+                if cost(x, c, xy, tables, matrix, dummy, pinned) >= removed:
+                    break
+                if in_segment(c, s1, length, tour, pos):
+                    continue
+                for side in range(2):
+                    g1 = c if side == 0 else pred(c, tour, pos)
+                    g2 = succ(c, tour, pos) if side == 0 else c
+                    if g1 == n or g2 == p or in_segment(g1, s1, length, tour, pos):
                         continue
-                    for side in range(2):
-                        g1 = c if side == 0 else pred(c, tour, pos)
-                        g2 = succ(c, tour, pos) if side == 0 else c
-                        if g1 == n or g2 == p or in_segment(g1, s1, length, tour, pos):
-                            continue
-                        if in_segment(g2, s1, length, tour, pos):
-                            continue
-                        # x sits next to c: that decides the segment's direction
-                        forward = (x == s1) == (side == 0)
-                        first, last = (s1, s2) if forward else (s2, s1)
-                        added = (
-                            cost(g1, first, xy, tables, matrix, dummy, pinned)
-                            + cost(last, g2, xy, tables, matrix, dummy, pinned)
-                            - cost(g1, g2, xy, tables, matrix, dummy, pinned)
-                        )
-                        gain = removed - added
-                        if gain > EPSILON:
-                            move_segment(p, s1, s2, n, g1, g2, forward, tour, pos, journal)
-                            touched[0], touched[1], touched[2], touched[3] = p, n, g1, g2
-                            touched[4], touched[5] = s1, s2
-                            return gain
+                    if in_segment(g2, s1, length, tour, pos):
+                        continue
+                    # x sits next to c: that decides the segment's direction
+                    forward = (x == s1) == (side == 0)
+                    first, last = (s1, s2) if forward else (s2, s1)
+                    added = (
+                        cost(g1, first, xy, tables, matrix, dummy, pinned)
+                        + cost(last, g2, xy, tables, matrix, dummy, pinned)
+                        - cost(g1, g2, xy, tables, matrix, dummy, pinned)
+                    )
+                    gain = removed - added
+                    if gain > EPSILON:
+                        move_segment(p, s1, s2, n, g1, g2, forward, tour, pos, journal)
+                        touched[0], touched[1], touched[2], touched[3] = p, n, g1, g2
+                        touched[4], touched[5] = s1, s2
+                        return gain
     return 0.0
 
 

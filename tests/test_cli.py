@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +89,16 @@ def test_failures_exit_non_zero_with_a_clear_message(ports: list[str]) -> None:
     assert missing.returncode == 1
     assert json.loads(missing.stdout)["ok"] is False
     assert "cannot open serial port /dev/does-not-exist" in missing.stderr
+
+
+def test_a_reader_leaving_early_is_not_an_error(tmp_path: Path) -> None:
+    # 20,000 indices of JSON overflow the 64 KB pipe, so the write really meets a closed pipe
+    points = tmp_path / "points.csv"
+    rows = "".join(f"{i % 5000},{i % 2000}\n" for i in range(20000))
+    points.write_text("x_mm,y_mm\n" + rows)
+    piped = subprocess.run(
+        f"{sys.executable} -m potager plan tour {points} --order xy_ascending --json | head -c 10",
+        shell=True, capture_output=True, text=True, timeout=60,
+    )
+    assert "Traceback" not in piped.stderr
+    assert "BrokenPipe" not in piped.stderr
