@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from planner import PlannerError
-from planner.motion import TravelMetric, axis_move_time_s
+from planner.motion import TravelMetric, moves_time_s
 from planner.tour import check_on_bed, plan_tour
 from potager.robots import Axis, Coordinate, RobotProfile
 
@@ -326,22 +326,9 @@ def _price_steps(
     corners = np.array([start_mm, *(step.position for step in steps)], dtype=np.float64)
     legs_mm = np.diff(corners, axis=0)
     dwell_s = sum(step.dwell_s for step in steps)
-    travel_s = float(_legs_time_s(legs_mm, profile).sum())
+    travel_s = float(moves_time_s(profile, legs_mm).sum())
     length_mm = float(np.linalg.norm(legs_mm, axis=1).sum())
     return travel_s + dwell_s + command_overhead_s * len(steps), length_mm
-
-
-def _legs_time_s(legs_mm: NDArray[np.float64], profile: RobotProfile) -> NDArray[np.float64]:
-    """`move_time_s` for many moves at once: Z up uses its own settings; slowest axis wins."""
-    dz_mm = legs_mm[:, 2]
-    z_s = np.where(
-        dz_mm > 0,
-        axis_move_time_s(profile.motion(Axis.Z, toward_home=True), dz_mm),
-        axis_move_time_s(profile.motion(Axis.Z), dz_mm),
-    )
-    x_s = axis_move_time_s(profile.motion(Axis.X), legs_mm[:, 0])
-    y_s = axis_move_time_s(profile.motion(Axis.Y), legs_mm[:, 1])
-    return np.maximum(np.maximum(x_s, y_s), z_s)
 
 
 # ------------------------------------------------------------------- building a route

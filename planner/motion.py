@@ -59,28 +59,34 @@ def axis_move_time_s(
     return axis_time_s(steps, motion.min_speed_steps_s, cruise, motion.ramp_steps)
 
 
+def moves_time_s(
+    profile: RobotProfile, deltas_mm: ArrayLike, speed_percent: float = 100.0
+) -> NDArray[np.float64]:
+    """Seconds for each G00 of (dx, dy, dz) rows: the slowest axis wins.
+
+    Z moving up (toward 0, its home) uses the profile's `z_toward_home` settings.
+    """
+    deltas = np.asarray(deltas_mm, dtype=np.float64).reshape(-1, 3)
+    dz_mm = deltas[:, 2]
+    z_s = np.where(
+        dz_mm > 0,
+        axis_move_time_s(profile.motion(Axis.Z, toward_home=True), dz_mm, speed_percent),
+        axis_move_time_s(profile.motion(Axis.Z), dz_mm, speed_percent),
+    )
+    x_s = axis_move_time_s(profile.motion(Axis.X), deltas[:, 0], speed_percent)
+    y_s = axis_move_time_s(profile.motion(Axis.Y), deltas[:, 1], speed_percent)
+    return np.maximum(np.maximum(x_s, y_s), z_s)
+
+
 def move_time_s(
     profile: RobotProfile,
     start_mm: tuple[float, float, float],
     end_mm: tuple[float, float, float],
     speed_percent: float = 100.0,
 ) -> float:
-    """Seconds for one G00 from `start_mm` to `end_mm` (x, y, z): the slowest axis wins.
-
-    Z moving up (toward 0, its home) uses the profile's `z_toward_home` settings.
-    """
-    times = [
-        float(axis_move_time_s(profile.motion(Axis.X), end_mm[0] - start_mm[0], speed_percent)),
-        float(axis_move_time_s(profile.motion(Axis.Y), end_mm[1] - start_mm[1], speed_percent)),
-        float(
-            axis_move_time_s(
-                profile.motion(Axis.Z, toward_home=end_mm[2] > start_mm[2]),
-                end_mm[2] - start_mm[2],
-                speed_percent,
-            )
-        ),
-    ]
-    return max(times)
+    """Seconds for one G00 from `start_mm` to `end_mm` (x, y, z)."""
+    delta = np.subtract(end_mm, start_mm, dtype=np.float64)
+    return float(moves_time_s(profile, delta, speed_percent)[0])
 
 
 # ----------------------------------------------------------------- the planner's metric
