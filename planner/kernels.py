@@ -21,6 +21,7 @@ BIG = 1.0e9
 EPSILON = 1e-9
 NO_NODE = -1
 OR_OPT_NEIGHBOURS = 5
+MAX_SEGMENT = 3
 """Or-opt tries only the nearest few insertion points: most of its gains come from there,
 and each candidate costs a dozen metric evaluations."""
 
@@ -266,7 +267,7 @@ def try_or_opt(
     slightly better moves per node but fewer per second, a worse trade in the ILS.
     """
     size = len(tour)
-    for length in range(1, 4):
+    for length in range(1, MAX_SEGMENT + 1):
         if size < length + 4:
             break
         s1 = s2 = a
@@ -431,7 +432,8 @@ def improve(
     state: IntArray,
     journal: IntArray,
 ) -> float:
-    """`kicks` rounds of iterated local search; keeps a round only if it pays. Returns gain."""
+    """`kicks` rounds of iterated local search; keeps a round unless it lengthens the tour
+    (ties are kept: drifting across equal tours helps the next kicks). Returns the gain."""
     kicked = np.full(6, NO_NODE, dtype=np.int32)
     total_gain = 0.0
     for _ in range(kicks):
@@ -446,7 +448,7 @@ def improve(
         gain = local_search(
             tour, pos, neighbours, xy, tables, matrix, dummy, pinned, queue, queued, state, journal
         )
-        if gain - delta > EPSILON:
+        if gain - delta > -EPSILON:
             total_gain += gain - delta
         else:
             while state[1] > 0:  # forget the wake-ups of a rejected round

@@ -98,7 +98,10 @@ def test_a_reader_leaving_early_is_not_an_error(tmp_path: Path) -> None:
     points.write_text("x_mm,y_mm\n" + rows)
     piped = subprocess.run(
         f"{sys.executable} -m potager plan tour {points} --order xy_ascending --json | head -c 10",
-        shell=True, capture_output=True, text=True, timeout=60,
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert "Traceback" not in piped.stderr
     assert "BrokenPipe" not in piped.stderr
