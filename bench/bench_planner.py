@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 from bench.tour_solvers import (
     FarmBotSort,
     Lkh3,
+    Lkh3OnCoordinates,
     Order,
     OrTools,
     Ours,
@@ -118,6 +119,7 @@ def solvers(quick: bool) -> list[TourSolver]:
         FarmBotSort("nn"),
         *(OrTools(limit_s) for limit_s in time_limits_s),
         Lkh3(),
+        Lkh3OnCoordinates(),
     ]
 
 
@@ -227,7 +229,7 @@ def print_table(instance: Instance, rows: list[Row]) -> None:
         print(f"{row.solver.label:40}{columns}  {row.note}".rstrip())
     if best is not None:
         solver, figures = best
-        which = "LKH-3" if solver.is_reference else f"{solver.label}, the best of the run"
+        which = solver.label if solver.is_reference else f"{solver.label}, the best of the run"
         print(f"gaps are to {which} ({figures.tour_s:,.1f} s)")
 
 
@@ -270,7 +272,7 @@ class QualityTarget:
             and ours.wall_s <= self.max_wall_s
             and (self.max_peak_mb is None or ours.peak_mb <= self.max_peak_mb)
         )
-        against = "" if solver.is_reference else f" [to {solver.label}: LKH-3 did not run]"
+        against = "" if isinstance(solver, Lkh3) else f" [to {solver.label}]"
         print(
             f"{self.describe()}: ours {gap:+.2f} % in {ours.wall_s:.3f} s, "
             f"{ours.peak_mb:,.0f} MB{against}: {verdict(met)}"

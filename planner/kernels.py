@@ -1,8 +1,8 @@
 """Compiled (numba) kernels of the tour optimiser: the metric, moves and local search.
 
 The tour is a cycle stored as `tour` (node at each position) and `pos` (position of each
-node). Every change is a 2-opt "flip" that reverses the shorter side of the cycle; an
-Or-opt move is two or three flips. Flips are journaled, so a perturbation that does not
+node). Every change is a 2-opt "flip" that reverses the shorter side of the cycle; a
+3-opt move or a node insertion is two flips. Flips are journaled, so a perturbation that does not
 pay off is undone exactly. Open paths and fixed ends are modelled with one dummy node
 whose edges to the fixed ends cost -BIG (never removed) and 0 to every other node.
 
@@ -20,10 +20,11 @@ BIG = 1.0e9
 """Cost magnitude that pins an edge (as -BIG) or forbids it (as +BIG)."""
 EPSILON = 1e-9
 NO_NODE = -1
-OR_OPT_NEIGHBOURS = 5
-MAX_SEGMENT = 3
-"""Or-opt tries only the nearest few insertion points: most of its gains come from there,
-and each candidate costs a dozen metric evaluations."""
+INSERTION_NEIGHBOURS = 5
+"""Node insertion tries only the nearest few places: most of its gains come from there."""
+SECOND_LEVEL_NEIGHBOURS = 10
+"""Breadth of the 3-opt move's second level: measured at N = 200, narrower (3, 5) found
+worse tours in the same time."""
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int32]
@@ -68,6 +69,20 @@ def cost(
     dx = abs(xy[a, 0] - xy[b, 0]) / step_mm
     dy = abs(xy[a, 1] - xy[b, 1]) / step_mm
     return max(axis_time(tables[0], dx), axis_time(tables[1], dy)) + float(tables[2, 1])
+
+
+@njit(cache=True)
+def cost_matrix(xy: FloatArray, tables: FloatArray) -> FloatArray:
+    """Every travel time between the nodes of `xy`, from the tables (no dummy)."""
+    size = len(xy)
+    matrix = np.empty((size, size))
+    no_matrix = np.zeros((0, 0))
+    no_pins = np.zeros(0, dtype=np.int32)
+    for a in range(size):
+        matrix[a, a] = 0.0
+        for b in range(a + 1, size):
+            matrix[a, b] = matrix[b, a] = cost(a, b, xy, tables, no_matrix, -1, no_pins)
+    return matrix
 
 
 @njit(cache=True)
@@ -161,29 +176,6 @@ def undo(tour: IntArray, pos: IntArray, journal: IntArray) -> None:
     journal[0, 0] = 0
 
 
-@njit(cache=True)
-def move_segment(
-    p: int,
-    s1: int,
-    s2: int,
-    n: int,
-    g1: int,
-    g2: int,
-    forward: bool,
-    tour: IntArray,
-    pos: IntArray,
-    journal: IntArray,
-) -> None:
-    """Move the path s1..s2 (between p and n) into the edge (g1, g2).
-
-    Result: p-n, and g1-s1..s2-g2 when `forward`, else g1-s2..s1-g2. Two or three flips.
-    """
-    two_opt_move(p, s1, g1, g2, tour, pos, journal)
-    two_opt_move(p, g1, n, s2, tour, pos, journal)
-    if forward:
-        two_opt_move(g1, s2, s1, g2, tour, pos, journal)
-
-
 # ------------------------------------------------------------------------ local search
 
 
@@ -198,9 +190,14 @@ def push(node: int, queue: IntArray, queued: NDArray[np.bool_], state: IntArray)
     queued[node] = True
 
 
+@njit(cache=True, inline="always")
+def step(node: int, forward: bool, tour: IntArray, pos: IntArray) -> int:
+    return succ(node, tour, pos) if forward else pred(node, tour, pos)
+
+
 @njit(cache=True)
-def try_two_opt(
-    a: int,
+def try_sequential_opt(
+    t1: int,
     tour: IntArray,
     pos: IntArray,
     neighbours: IntArray,
@@ -212,43 +209,71 @@ def try_two_opt(
     journal: IntArray,
     touched: IntArray,
 ) -> float:
-    """First improving 2-opt move at `a`; returns its gain (0 if none). Fills `touched`."""
+    """First improving 2-opt move that breaks an edge at `t1`, else the first improving
+    sequential 3-opt move (a 2-opt move that does not pay, then one that does).
+
+    Lin-Kernighan's naming: break (t1, t2), join t2 to a near t3, break (t3, t4); close
+    with (t4, t1) or go one level deeper from t4. The second level is evaluated on the
+    tour as the first flip would leave it, without flipping: only a paying move is made.
+    Returns its gain (0 if none) and fills `touched`.
+    """
+    size = len(tour)
+    width = neighbours.shape[1]
+    deeper = min(SECOND_LEVEL_NEIGHBOURS, width)
     for direction in range(2):
-        b = succ(a, tour, pos) if direction == 0 else pred(a, tour, pos)
-        d_ab = cost(a, b, xy, tables, matrix, dummy, pinned)
-        for k in range(neighbours.shape[1]):
-            c = neighbours[a, k]
-            if c < 0:
+        forward = direction == 0
+        t2 = step(t1, forward, tour, pos)
+        removed_12 = cost(t1, t2, xy, tables, matrix, dummy, pinned)
+        for k in range(width):
+            t3 = neighbours[t2, k]
+            if t3 < 0:
                 break
-            g1 = d_ab - cost(a, c, xy, tables, matrix, dummy, pinned)
+            if t3 == t1:
+                continue
+            g1 = removed_12 - cost(t2, t3, xy, tables, matrix, dummy, pinned)
             if g1 <= EPSILON:
                 break
-            d = succ(c, tour, pos) if direction == 0 else pred(c, tour, pos)
-            if c == b or d == a:
+            t4 = step(t3, not forward, tour, pos)
+            if t4 == t2:
                 continue
-            gain = (
-                g1
-                + cost(c, d, xy, tables, matrix, dummy, pinned)
-                - cost(b, d, xy, tables, matrix, dummy, pinned)
-            )
+            open_gain = g1 + cost(t3, t4, xy, tables, matrix, dummy, pinned)
+            gain = open_gain - cost(t4, t1, xy, tables, matrix, dummy, pinned)
             if gain > EPSILON:
-                if direction == 0:
-                    two_opt_move(a, b, c, d, tour, pos, journal)
-                else:
-                    two_opt_move(b, a, d, c, tour, pos, journal)
-                touched[0], touched[1], touched[2], touched[3] = a, b, c, d
+                two_opt_move(t1, t2, t4, t3, tour, pos, journal)
+                touched[0], touched[1], touched[2], touched[3] = t1, t2, t3, t4
                 return gain
+            # the first flip would reverse t2..t4 (walking away from t1): inside it the
+            # tour's directions swap, which decides t6 without flipping
+            span = (pos[t4] - pos[t2]) % size if forward else (pos[t2] - pos[t4]) % size
+            for m in range(deeper):
+                t5 = neighbours[t4, m]
+                if t5 < 0:
+                    break
+                if t5 in (t1, t3):
+                    continue
+                g2 = open_gain - cost(t4, t5, xy, tables, matrix, dummy, pinned)
+                if g2 <= EPSILON:
+                    break
+                offset = (pos[t5] - pos[t2]) % size if forward else (pos[t2] - pos[t5]) % size
+                t6 = step(t5, forward == (offset <= span), tour, pos)
+                if t6 == t4:
+                    continue
+                gain = (
+                    g2
+                    + cost(t5, t6, xy, tables, matrix, dummy, pinned)
+                    - cost(t6, t1, xy, tables, matrix, dummy, pinned)
+                )
+                if gain > EPSILON:
+                    two_opt_move(t1, t2, t4, t3, tour, pos, journal)
+                    two_opt_move(t1, t4, t6, t5, tour, pos, journal)
+                    touched[0], touched[1], touched[2], touched[3] = t1, t2, t3, t4
+                    touched[4], touched[5] = t5, t6
+                    return gain
     return 0.0
 
 
-@njit(cache=True, inline="always")
-def in_segment(node: int, s1: int, length: int, tour: IntArray, pos: IntArray) -> bool:
-    offset = pos[node] - pos[s1]
-    return bool((offset + len(tour) if offset < 0 else offset) < length)
-
-
 @njit(cache=True)
-def try_or_opt(
+def try_node_insertion(
     a: int,
     tour: IntArray,
     pos: IntArray,
@@ -261,57 +286,40 @@ def try_or_opt(
     journal: IntArray,
     touched: IntArray,
 ) -> float:
-    """First improving move of the 1-3 node segments starting at `a` (either way round).
+    """First improving move of `a` alone between two neighbours of a near node.
 
-    Segments ending at `a` are left to their own first node: checking them too found
-    slightly better moves per node but fewer per second, a worse trade in the ILS.
+    The Or-opt move for one node: longer segments are left to the 3-opt moves, which
+    find most of those (measured: adding them cost more time than they saved).
     """
-    size = len(tour)
-    for length in range(1, MAX_SEGMENT + 1):
-        if size < length + 4:
+    if len(tour) < 5:
+        return 0.0
+    p, n = pred(a, tour, pos), succ(a, tour, pos)
+    removed = (
+        cost(p, a, xy, tables, matrix, dummy, pinned)
+        + cost(a, n, xy, tables, matrix, dummy, pinned)
+        - cost(p, n, xy, tables, matrix, dummy, pinned)
+    )
+    if removed <= EPSILON:
+        return 0.0
+    for k in range(min(INSERTION_NEIGHBOURS, neighbours.shape[1])):
+        c = neighbours[a, k]
+        if c < 0 or cost(a, c, xy, tables, matrix, dummy, pinned) >= removed:
             break
-        s1 = s2 = a
-        for _ in range(length - 1):
-            s2 = succ(s2, tour, pos)
-        p, n = pred(s1, tour, pos), succ(s2, tour, pos)
-        removed = (
-            cost(p, s1, xy, tables, matrix, dummy, pinned)
-            + cost(s2, n, xy, tables, matrix, dummy, pinned)
-            - cost(p, n, xy, tables, matrix, dummy, pinned)
-        )
-        if removed <= EPSILON:
-            continue
-        for end in range(2):
-            x = s1 if end == 0 else s2
-            for k in range(min(OR_OPT_NEIGHBOURS, neighbours.shape[1])):
-                c = neighbours[x, k]
-                if c < 0:
-                    break
-                if cost(x, c, xy, tables, matrix, dummy, pinned) >= removed:
-                    break
-                if in_segment(c, s1, length, tour, pos):
-                    continue
-                for side in range(2):
-                    g1 = c if side == 0 else pred(c, tour, pos)
-                    g2 = succ(c, tour, pos) if side == 0 else c
-                    if g1 == n or g2 == p or in_segment(g1, s1, length, tour, pos):
-                        continue
-                    if in_segment(g2, s1, length, tour, pos):
-                        continue
-                    # x sits next to c: that decides the segment's direction
-                    forward = (x == s1) == (side == 0)
-                    first, last = (s1, s2) if forward else (s2, s1)
-                    added = (
-                        cost(g1, first, xy, tables, matrix, dummy, pinned)
-                        + cost(last, g2, xy, tables, matrix, dummy, pinned)
-                        - cost(g1, g2, xy, tables, matrix, dummy, pinned)
-                    )
-                    gain = removed - added
-                    if gain > EPSILON:
-                        move_segment(p, s1, s2, n, g1, g2, forward, tour, pos, journal)
-                        touched[0], touched[1], touched[2], touched[3] = p, n, g1, g2
-                        touched[4], touched[5] = s1, s2
-                        return gain
+        for side in range(2):
+            g1 = c if side == 0 else pred(c, tour, pos)
+            g2 = succ(c, tour, pos) if side == 0 else c
+            if g1 in (a, n) or g2 in (a, p):
+                continue  # where it is, or a swap with a neighbour (a 2-opt move)
+            added = (
+                cost(g1, a, xy, tables, matrix, dummy, pinned)
+                + cost(a, g2, xy, tables, matrix, dummy, pinned)
+                - cost(g1, g2, xy, tables, matrix, dummy, pinned)
+            )
+            if removed - added > EPSILON:
+                two_opt_move(p, a, g1, g2, tour, pos, journal)
+                two_opt_move(p, g1, n, a, tour, pos, journal)
+                touched[0], touched[1], touched[2], touched[3], touched[4] = p, n, g1, g2, a
+                return removed - added
     return 0.0
 
 
@@ -330,7 +338,7 @@ def local_search(
     state: IntArray,
     journal: IntArray,
 ) -> float:
-    """2-opt and Or-opt until no awake node improves; returns the total gain."""
+    """2-opt, 3-opt and node insertion until no awake node improves; returns the gain."""
     touched = np.full(6, NO_NODE, dtype=np.int32)
     total_gain = 0.0
     size = len(queue)
@@ -342,11 +350,11 @@ def local_search(
         state[1] -= 1
         queued[a] = False
         touched[:] = NO_NODE
-        gain = try_two_opt(
+        gain = try_sequential_opt(
             a, tour, pos, neighbours, xy, tables, matrix, dummy, pinned, journal, touched
         )
         if gain <= 0.0:
-            gain = try_or_opt(
+            gain = try_node_insertion(
                 a, tour, pos, neighbours, xy, tables, matrix, dummy, pinned, journal, touched
             )
         if gain > 0.0:
@@ -370,6 +378,7 @@ def seed_random(seed: int) -> None:
 def segment_swap_kick(
     tour: IntArray,
     pos: IntArray,
+    neighbours: IntArray,
     xy: FloatArray,
     tables: FloatArray,
     matrix: FloatArray,
@@ -385,9 +394,14 @@ def segment_swap_kick(
     """
     size = len(tour)
     start = np.random.randint(0, size)
-    cut1 = np.random.randint(1, window - 1)
-    cut2 = np.random.randint(cut1 + 1, window)
     x = tour[start]
+    cut1 = np.random.randint(1, window - 1)
+    near = neighbours[x, np.random.randint(0, neighbours.shape[1])]
+    if near >= 0:
+        offset = (pos[near] - start) % size
+        if 2 <= offset <= window - 1:
+            cut1 = offset - 1  # Q starts next to x: a kick that costs little
+    cut2 = np.random.randint(cut1 + 1, window)
     p1, p2 = tour[(start + 1) % size], tour[(start + cut1) % size]
     q1, q2 = tour[(start + cut1 + 1) % size], tour[(start + cut2) % size]
     y = tour[(start + cut2 + 1) % size]
@@ -439,7 +453,7 @@ def improve(
     for _ in range(kicks):
         journal[0, 0] = 0
         delta = segment_swap_kick(
-            tour, pos, xy, tables, matrix, dummy, pinned, window, journal, kicked
+            tour, pos, neighbours, xy, tables, matrix, dummy, pinned, window, journal, kicked
         )
         if delta > BIG / 2:
             continue

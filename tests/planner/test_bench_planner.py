@@ -22,6 +22,7 @@ from bench.tour_solvers import (
     TICKS_PER_S,
     FarmBotSort,
     Lkh3,
+    Lkh3OnCoordinates,
     OrTools,
     Ours,
     TourSolver,
@@ -132,6 +133,31 @@ def test_gaps_are_to_lkh_where_it_ran_else_to_the_best_of_the_run() -> None:
     best = reference([*ran[:2], row(Lkh3(), None)])
     assert best is not None and best[0] == FarmBotSort("nn")
     assert reference([row(Lkh3(), None)]) is None
+
+
+def test_the_exact_lkh_run_is_preferred_to_its_coordinate_stand_in() -> None:
+    both = [row(Ours(), 101.0), row(Lkh3(), 100.0), row(Lkh3OnCoordinates(), 100.3)]
+    best = reference(both)
+    assert best is not None and best[0] == Lkh3()
+    best = reference([both[0], row(Lkh3(), None), both[2]])
+    assert best is not None and best[0] == Lkh3OnCoordinates()
+
+
+def test_the_coordinate_stand_in_runs_only_where_the_exact_run_cannot_be_trusted_to() -> None:
+    __import__("elkai")  # installed by `make test`: a missing tool must fail, not skip
+    assert "exact LKH-3" in (Lkh3OnCoordinates().skip_reason(1_000) or "")
+    assert Lkh3OnCoordinates().skip_reason(20_000) is None
+
+
+def test_the_coordinate_stand_in_gives_a_whole_order_better_than_nearest_neighbour() -> None:
+    points = uniform_points(200, seed=3)
+    solver = Lkh3OnCoordinates(search_limit_s=1.0, min_points=0)
+    order = solver.solve(points, METRIC, (0.0, 0.0)).order
+    assert sorted(order.tolist()) == list(range(200))
+    greedy = FarmBotSort("nn").solve(points, METRIC, (0.0, 0.0)).order
+    assert (
+        evaluate_order(points, order, METRIC)[0] < 0.97 * evaluate_order(points, greedy, METRIC)[0]
+    )
 
 
 @pytest.mark.parametrize(
