@@ -3,7 +3,8 @@
 Construction follows a Hilbert curve in time-scaled coordinates; then a compiled local
 search (2-opt, 3-opt and node insertion over k-d-tree neighbour lists, don't-look bits)
 and an iterated improvement phase (local segment swaps, kept unless they lengthen the
-tour) that runs until its kick count or the caller's time budget is spent. Memory is linear in N: no distance matrix.
+tour) that runs until its kick count or the caller's time budget is spent. Memory is
+linear in N: no distance matrix.
 """
 
 from __future__ import annotations
