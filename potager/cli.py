@@ -59,6 +59,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_plan(commands)
     _add_robot(commands)
     _add_sim(commands)
+    _add_vision(commands)
     return parser
 
 
@@ -299,6 +300,30 @@ def _run_sim_firmware(args: argparse.Namespace) -> int:
     serve_firmwares(
         profile_name=args.profile, count=args.count, time_scale=args.time_scale, out=sys.stdout
     )
+    return 0
+
+
+def _add_vision(commands: Any) -> None:
+    vision = commands.add_parser("vision", help="plant and weed detection in photos")
+    actions = vision.add_subparsers(title="actions", metavar="ACTION", required=True)
+    evaluate = actions.add_parser(
+        "evaluate",
+        help="score our detector and FarmBot's on an annotated dataset folder",
+        description="Recognises a CWFID or Carrot-Weed layout; prints a per-image table.",
+    )
+    evaluate.add_argument("dataset_dir", metavar="DATASET_DIR")
+    evaluate.add_argument("--scale", type=float, default=0.5, help="photo size factor, (0, 1]")
+    evaluate.add_argument("--folds", type=int, default=4, help="cross-validation blocks")
+    evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+    evaluate.set_defaults(handler=_run_vision_evaluate)
+
+
+def _run_vision_evaluate(args: argparse.Namespace) -> int:
+    from vision.datasets import open_dataset
+    from vision.evaluate import evaluate, report_text
+
+    report = evaluate(open_dataset(args.dataset_dir), scale=args.scale, folds=args.folds)
+    print(report.model_dump_json(indent=2) if args.json else report_text(report))
     return 0
 
 

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from potager.cli import main
+
+from .photos import write_cwfid_layout
+
+
+def test_evaluate_prints_a_per_image_table_with_both_detectors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_cwfid_layout(tmp_path)
+    assert main(["vision", "evaluate", str(tmp_path), "--scale", "1", "--folds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "cwfid dataset" in out and "farmbot" in out
+    assert len([line for line in out.splitlines() if line.startswith("00")]) == 4
+
+
+def test_evaluate_json_scores_the_drawn_beds_well(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_cwfid_layout(tmp_path)
+    assert (
+        main(["vision", "evaluate", str(tmp_path), "--scale", "1", "--folds", "2", "--json"]) == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["layout"] == "cwfid" and len(report["images"]) == 4
+    assert report["mean_vegetation_iou"]["ours"] > 0.95
+
+
+def test_a_folder_of_unknown_layout_is_an_error_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["vision", "evaluate", str(tmp_path)]) == 1
+    assert "neither a CWFID layout" in capsys.readouterr().err
+
+
+def test_more_folds_than_photos_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_cwfid_layout(tmp_path, count=2)
+    assert main(["vision", "evaluate", str(tmp_path), "--folds", "3"]) == 1
+    assert "folds must be between 2 and the 2 photos" in capsys.readouterr().err

@@ -1,0 +1,97 @@
+"""A camera's own plant colours, learned from annotated photos: P(plant | colour) as a table.
+
+Fixed thresholds on a colour index stop near 0.83-0.86 IoU on real photos (measured on
+both datasets): soil, stones and leaves overlap along any one index. A table over all
+colours (32 levels a channel) learns the camera and the light it was trained on and
+separates them better, and its lookup costs one index and one read per pixel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vision import VisionError
+from vision.images import Photo, check_photo
+from vision.vegetation import Mask
+
+LEVELS_BITS = 5
+"""32 levels a channel: finer tables need far more photos to fill."""
+TABLE_SIZE = 1 << (3 * LEVELS_BITS)
+FORMAT_VERSION = 1
+PRIOR_PIXELS = 1.0
+"""Each colour starts as if seen once as plant and once as soil: unseen colours get 0.5."""
+
+
+def colour_codes(photo: Photo) -> NDArray[np.uint16]:
+    """Each pixel's table row: its B, G, R levels packed into 15 bits."""
+    shift = 8 - LEVELS_BITS
+    levels = photo >> np.uint8(shift)
+    codes = levels[..., 0].astype(np.uint16) << np.uint16(2 * LEVELS_BITS)
+    codes |= levels[..., 1].astype(np.uint16) << np.uint16(LEVELS_BITS)
+    codes |= levels[..., 2]
+    return codes
+
+
+@dataclass(frozen=True)
+class ColourModel:
+    """P(plant) for every packed colour; `trained_on` says how many pixels taught it."""
+
+    plant_probability: NDArray[np.float32]
+    trained_on: int
+
+    def mask(self, photo: Photo, threshold: float = 0.5) -> Mask:
+        """True where the colour is more likely plant than soil."""
+        photo = check_photo(photo)
+        above = self.plant_probability > threshold
+        return above[colour_codes(photo)]
+
+    def save(self, path: str | Path) -> None:
+        np.savez_compressed(
+            Path(path),
+            version=FORMAT_VERSION,
+            plant_probability=self.plant_probability,
+            trained_on=self.trained_on,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> ColourModel:
+        try:
+            with np.load(Path(path)) as stored:
+                version = int(stored["version"])
+                if version != FORMAT_VERSION:
+                    raise VisionError(
+                        f"{path} is a colour model of format {version}; this Potager reads "
+                        f"format {FORMAT_VERSION}: train it again"
+                    )
+                table = stored["plant_probability"].astype(np.float32)
+                trained_on = int(stored["trained_on"])
+        except (OSError, KeyError, ValueError) as error:
+            raise VisionError(f"{path} is not a colour model: {error}") from None
+        if table.shape != (TABLE_SIZE,):
+            raise VisionError(f"{path} holds a table of {table.shape}, not {TABLE_SIZE} colours")
+        return cls(table, trained_on)
+
+
+def train_colour_model(examples: Iterable[tuple[Photo, Mask]]) -> ColourModel:
+    """Count each colour as plant or soil over the (photo, vegetation mask) examples."""
+    plant = np.zeros(TABLE_SIZE)
+    soil = np.zeros(TABLE_SIZE)
+    for photo, vegetation in examples:
+        codes = colour_codes(check_photo(photo))
+        if vegetation.shape != codes.shape:
+            raise VisionError(
+                f"a training mask is {vegetation.shape[1]} x {vegetation.shape[0]} but its "
+                f"photo is {codes.shape[1]} x {codes.shape[0]}"
+            )
+        plant += np.bincount(codes[vegetation], minlength=TABLE_SIZE)
+        soil += np.bincount(codes[~vegetation], minlength=TABLE_SIZE)
+    total = int(plant.sum() + soil.sum())
+    if total == 0:
+        raise VisionError("no training photos: a colour model needs annotated photos")
+    probability = (plant + PRIOR_PIXELS) / (plant + soil + 2 * PRIOR_PIXELS)
+    return ColourModel(probability.astype(np.float32), total)
