@@ -10,12 +10,23 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+WORKPLACE_DATASETS = Path("/work/shared/datasets")
+
+
+def datasets_root() -> Path:
+    """POTAGER_DATASETS, else shared/datasets beside the checkout or any folder above it
+    (a CI clone may live elsewhere), else the workplace's own copy."""
+    if "POTAGER_DATASETS" in os.environ:
+        return Path(os.environ["POTAGER_DATASETS"])
+    for folder in Path(__file__).resolve().parents:
+        if (folder / "shared" / "datasets").is_dir():
+            return folder / "shared" / "datasets"
+    return WORKPLACE_DATASETS
 
 
 def dataset_dir(name: str) -> Path:
     """The shared dataset folder; missing, it fails under CI=true and skips elsewhere."""
-    folder = DATASETS / name
+    folder = datasets_root() / name
     if not folder.is_dir():
         message = f"the real photos are expected in {folder} (shared/datasets)"
         if os.environ.get("CI") == "true":
