@@ -77,21 +77,45 @@ class ColourModel:
         return cls(table, trained_on)
 
 
-def train_colour_model(examples: Iterable[tuple[Photo, Mask]]) -> ColourModel:
-    """Count each colour as plant or soil over the (photo, vegetation mask) examples."""
-    plant = np.zeros(TABLE_SIZE)
-    soil = np.zeros(TABLE_SIZE)
-    for photo, vegetation in examples:
-        codes = colour_codes(check_photo(photo))
-        if vegetation.shape != codes.shape:
-            raise VisionError(
-                f"a training mask is {vegetation.shape[1]} x {vegetation.shape[0]} but its "
-                f"photo is {codes.shape[1]} x {codes.shape[0]}"
-            )
-        plant += np.bincount(codes[vegetation], minlength=TABLE_SIZE)
-        soil += np.bincount(codes[~vegetation], minlength=TABLE_SIZE)
-    total = int(plant.sum() + soil.sum())
+@dataclass(frozen=True)
+class ColourCounts:
+    """How often each packed colour was seen as plant and as soil."""
+
+    plant: NDArray[np.float64]
+    soil: NDArray[np.float64]
+
+    def __add__(self, other: ColourCounts) -> ColourCounts:
+        return ColourCounts(self.plant + other.plant, self.soil + other.soil)
+
+
+NO_COUNTS = ColourCounts(np.zeros(TABLE_SIZE), np.zeros(TABLE_SIZE))
+
+
+def colour_counts(photo: Photo, vegetation: Mask) -> ColourCounts:
+    """One annotated photo's counts: what a model learns from it."""
+    codes = colour_codes(check_photo(photo))
+    if vegetation.shape != codes.shape:
+        raise VisionError(
+            f"a training mask is {vegetation.shape[1]} x {vegetation.shape[0]} but its "
+            f"photo is {codes.shape[1]} x {codes.shape[0]}"
+        )
+    return ColourCounts(
+        np.bincount(codes[vegetation], minlength=TABLE_SIZE).astype(np.float64),
+        np.bincount(codes[~vegetation], minlength=TABLE_SIZE).astype(np.float64),
+    )
+
+
+def model_from_counts(counts: ColourCounts) -> ColourModel:
+    """The model those counts teach; refused when they hold no pixel at all."""
+    total = int(counts.plant.sum() + counts.soil.sum())
     if total == 0:
         raise VisionError("no training photos: a colour model needs annotated photos")
-    probability = (plant + PRIOR_PIXELS) / (plant + soil + 2 * PRIOR_PIXELS)
+    probability = (counts.plant + PRIOR_PIXELS) / (counts.plant + counts.soil + 2 * PRIOR_PIXELS)
     return ColourModel(probability.astype(np.float32), total)
+
+
+def train_colour_model(examples: Iterable[tuple[Photo, Mask]]) -> ColourModel:
+    """Count each colour as plant or soil over the (photo, vegetation mask) examples."""
+    return model_from_counts(
+        sum((colour_counts(photo, vegetation) for photo, vegetation in examples), NO_COUNTS)
+    )

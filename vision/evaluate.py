@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from vision import VisionError
-from vision.colour_model import train_colour_model
+from vision.colour_model import NO_COUNTS, ColourCounts, colour_counts, model_from_counts
 from vision.datasets import Dataset, Sample
 from vision.farmbot import farmbot_mask
 from vision.vegetation import Mask, vegetation_mask
@@ -41,7 +41,7 @@ class Report(BaseModel):
 @dataclass(frozen=True)
 class _Fold:
     scored: list[Sample]
-    training: list[Sample]
+    training: ColourCounts
 
 
 def iou(predicted: Mask, truth: Mask) -> float:
@@ -51,14 +51,23 @@ def iou(predicted: Mask, truth: Mask) -> float:
 
 
 def blocks(samples: list[Sample], folds: int) -> list[_Fold]:
-    """`folds` contiguous blocks of samples, each with everything else as training."""
+    """`folds` contiguous blocks of samples, each with everything else's colour counts.
+
+    Each photo is counted once; a fold's training set is the total minus its own block.
+    """
     if folds < 2 or folds > len(samples):
         raise VisionError(f"folds must be between 2 and the {len(samples)} photos, got {folds}")
+    counts = [colour_counts(sample.photo, sample.vegetation) for sample in samples]
+    everything = sum(counts, NO_COUNTS)
     edges = np.linspace(0, len(samples), folds + 1).round().astype(int)
     return [
-        _Fold(samples[low:high], samples[:low] + samples[high:])
+        _Fold(samples[low:high], _without(everything, sum(counts[low:high], NO_COUNTS)))
         for low, high in itertools.pairwise(edges.tolist())
     ]
+
+
+def _without(total: ColourCounts, part: ColourCounts) -> ColourCounts:
+    return ColourCounts(total.plant - part.plant, total.soil - part.soil)
 
 
 def evaluate(dataset: Dataset, scale: float = 0.5, folds: int = 4) -> Report:
@@ -66,7 +75,7 @@ def evaluate(dataset: Dataset, scale: float = 0.5, folds: int = 4) -> Report:
     samples = list(dataset.samples(scale))
     images = []
     for fold in blocks(samples, folds):
-        model = train_colour_model((s.photo, s.vegetation) for s in fold.training)
+        model = model_from_counts(fold.training)
         for sample in fold.scored:
             masks = {
                 "ours": model.mask(sample.photo),
