@@ -127,10 +127,18 @@ def travel_ticks(nodes_mm: Points, metric: TravelMetric) -> NDArray[np.int32]:
     return ticks
 
 
-def matrix_skip_reason(tool: str, n_nodes: int, bytes_per_entry: int, module: str) -> str | None:
-    """Why `tool` is not run: its module is missing, or its matrix would not fit the budget."""
+def missing_reason(module: str) -> str | None:
+    """Why a reference tool cannot run at all: its optional module is not installed."""
     if importlib.util.find_spec(module) is None:
         return f"{module} is not installed (pip install -e '.[bench]')"
+    return None
+
+
+def matrix_skip_reason(tool: str, n_nodes: int, bytes_per_entry: int, module: str) -> str | None:
+    """Why `tool` is not run: its module is missing, or its matrix would not fit the budget."""
+    missing = missing_reason(module)
+    if missing:
+        return missing
     needed = n_nodes * n_nodes * bytes_per_entry
     if needed > MATRIX_BUDGET_BYTES:
         return f"the {n_nodes:,} x {n_nodes:,} matrix {tool} needs would take {needed / 1e9:.1f} GB"
@@ -264,8 +272,9 @@ class Lkh3OnCoordinates(TourSolver):
         return f"LKH-3 on MAX_2D coords (search <= {self.search_limit_s:g} s)"
 
     def skip_reason(self, n_points: int) -> str | None:
-        if importlib.util.find_spec("elkai") is None:
-            return "elkai is not installed (pip install -e '.[bench]')"
+        missing = missing_reason("elkai")
+        if missing:
+            return missing
         if n_points < self.min_points:
             return "the exact LKH-3 run above is the reference at this size"
         return None
