@@ -1,4 +1,4 @@
-"""Run every benchmark: `python -m bench [NAME ...] [--quick]` (names: link, planner).
+"""Run every benchmark: `python -m bench [NAME ...] [--quick]` (names: link, planner, vision).
 
 `--quick` sets POTAGER_BENCH_QUICK=1: benchmarks that know it run a smaller set for
 fast iteration (the planner: N = 50 and 200 only).
@@ -9,9 +9,13 @@ from __future__ import annotations
 import os
 import sys
 
-from bench import bench_link, bench_planner
+from bench import bench_link, bench_planner, bench_vision
 
-BENCHMARKS = {"link": bench_link.main, "planner": bench_planner.main}
+BENCHMARKS = {
+    "link": bench_link.main,
+    "planner": bench_planner.main,
+    "vision": bench_vision.main,
+}
 
 
 def main(argv: list[str]) -> int:

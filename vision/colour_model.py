@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 
 from vision import VisionError
@@ -27,14 +28,38 @@ PRIOR_PIXELS = 1.0
 """Each colour starts as if seen once as plant and once as soil: unseen colours get 0.5."""
 
 
+@njit(cache=True, inline="always")
+def _packed(blue: int, green: int, red: int) -> int:
+    """The table row of one colour (numba widens the bytes to 64-bit integers first)."""
+    shift = 8 - LEVELS_BITS
+    return (((blue >> shift) << LEVELS_BITS | (green >> shift)) << LEVELS_BITS) | (red >> shift)
+
+
+@njit(cache=True)
+def _codes(photo: Photo) -> NDArray[np.uint16]:
+    codes = np.empty(photo.shape[:2], np.uint16)
+    for row in range(photo.shape[0]):
+        for column in range(photo.shape[1]):
+            pixel = photo[row, column]
+            codes[row, column] = _packed(pixel[0], pixel[1], pixel[2])
+    return codes
+
+
+@njit(cache=True)
+def _looked_up(photo: Photo, table: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """The table's entry for every pixel's colour, packing and lookup fused in one pass:
+    no full-size codes are ever stored."""
+    found = np.empty(photo.shape[:2], np.uint8)
+    for row in range(photo.shape[0]):
+        for column in range(photo.shape[1]):
+            pixel = photo[row, column]
+            found[row, column] = table[_packed(pixel[0], pixel[1], pixel[2])]
+    return found
+
+
 def colour_codes(photo: Photo) -> NDArray[np.uint16]:
     """Each pixel's table row: its B, G, R levels packed into 15 bits."""
-    shift = 8 - LEVELS_BITS
-    levels = photo >> np.uint8(shift)
-    codes = levels[..., 0].astype(np.uint16) << np.uint16(2 * LEVELS_BITS)
-    codes |= levels[..., 1].astype(np.uint16) << np.uint16(LEVELS_BITS)
-    codes |= levels[..., 2]
-    return codes
+    return np.asarray(_codes(photo), np.uint16)
 
 
 @dataclass(frozen=True)
@@ -47,8 +72,8 @@ class ColourModel:
     def mask(self, photo: Photo, threshold: float = 0.5) -> Mask:
         """True where the colour is more likely plant than soil."""
         photo = check_photo(photo)
-        above = self.plant_probability > threshold
-        return above[colour_codes(photo)]
+        above = (self.plant_probability > threshold).view(np.uint8)
+        return np.asarray(_looked_up(photo, above), np.uint8).view(np.bool_)
 
     def save(self, path: str | Path) -> None:
         np.savez_compressed(

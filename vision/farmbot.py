@@ -8,12 +8,15 @@ pixels, as FarmBot's are, which is why it suffers when the camera's resolution c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from vision.classify import Action, Target
+from vision.datasets import CROP, SOIL, WEED
 from vision.images import Photo, check_photo
 
 
@@ -59,6 +62,11 @@ def farmbot_plants(photo: Photo, settings: FarmBotSettings = APP_DEFAULTS) -> li
     contours, _ = cv2.findContours(
         farmbot_mask(photo, settings), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
     )
+    return sorted(_blobs(contours), key=lambda plant: (plant.x_px, plant.y_px))
+
+
+def _blobs(contours: Sequence[cv2.typing.MatLike]) -> list[DetectedPlant]:
+    """Each contour at its centroid, with its enclosing radius, in the contours' order."""
     plants = []
     for contour in contours:
         (x_px, y_px), radius_px = cv2.minEnclosingCircle(contour)
@@ -66,9 +74,49 @@ def farmbot_plants(photo: Photo, settings: FarmBotSettings = APP_DEFAULTS) -> li
         if moments["m00"] > 0:  # the centroid, as FarmBot reports it; a line has none
             x_px, y_px = moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
         plants.append(DetectedPlant(float(x_px), float(y_px), float(radius_px)))
-    return sorted(plants, key=lambda plant: (plant.x_px, plant.y_px))
+    return plants
 
 
 def _odd(size_px: int) -> int:
     """Median blur needs an odd size; FarmBot rounds an even one up."""
     return size_px if size_px % 2 else size_px + 1
+
+
+WEEDER_RADIUS_MM = 50.0
+"""FarmBot's `weeder_destruct_r`: blobs this close to a known plant are only 'safe-remove'."""
+PLANT_RADIUS_MM = 25.0
+"""The radius a plant gets in FarmBot's app when nobody sets its spread."""
+
+
+def farmbot_crop_weed(
+    photo: Photo,
+    mm_per_px: float,
+    sown_px: NDArray[np.float64],
+    settings: FarmBotSettings = APP_DEFAULTS,
+    plant_radius_mm: float = PLANT_RADIUS_MM,
+) -> tuple[NDArray[np.uint8], list[Target]]:
+    """FarmBot's crop/weed decision, which is only where a blob is against the known plants.
+
+    A blob centred within a plant's radius is that plant (it is saved); beyond the radius
+    plus the weeder's it is a weed to remove; in the ring between it is 'safe-remove', which
+    FarmBot leaves to a person: a REVIEW here. Returns the class map and the targets.
+    """
+    mask = farmbot_mask(photo, settings)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    classes = np.zeros(mask.shape, np.uint8)
+    targets = []
+    for index, plant in enumerate(_blobs(contours)):
+        nearest_mm = (
+            float(np.hypot(*(sown_px - (plant.x_px, plant.y_px)).T).min()) * mm_per_px
+            if len(sown_px)
+            else np.inf
+        )
+        is_crop = nearest_mm <= plant_radius_mm
+        cv2.drawContours(classes, contours, index, CROP if is_crop else WEED, -1)
+        if not is_crop:
+            safe = nearest_mm > plant_radius_mm + WEEDER_RADIUS_MM
+            radius_mm = plant.radius_px * mm_per_px
+            action = Action.WEED if safe else Action.REVIEW
+            targets.append(Target(plant.x_px, plant.y_px, radius_mm, action))
+    classes[mask == 0] = SOIL
+    return classes, targets

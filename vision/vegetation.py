@@ -102,8 +102,9 @@ def clean_up(
         (settings.speck_mm, cv2.MORPH_OPEN),
         (settings.gap_mm, cv2.MORPH_CLOSE),
     ):
-        side_px = round(size_mm / mm_per_px)
-        if side_px >= 2:
+        # odd sides only: an even kernel has no centre pixel and shifts the mask
+        side_px = round(size_mm / mm_per_px) | 1
+        if side_px >= 3:
             kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side_px, side_px))
             mask = np.asarray(cv2.morphologyEx(mask, operation, kernel), np.uint8)
     return mask

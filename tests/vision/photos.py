@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -9,6 +10,12 @@ import cv2
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+
+from sim.camera import DAYLIGHT, Lighting, Rendered, render_photo
+from sim.garden import Garden, Kind, Species, scatter_weeds, sow_grid
+from vision.calibrate import CameraModel
+from vision.classify import SownPoints
+from vision.datasets import CROP, SOIL, WEED
 
 WORKPLACE_DATASETS = Path("/work/shared/datasets")
 
@@ -56,17 +63,41 @@ def drawn_bed(
     return np.clip(photo, 0, 255).astype(np.uint8), truth.astype(bool)
 
 
+RENDER_CAMERA = CameraModel(width_px=400, height_px=300, mm_per_px=0.5)
+"""A small calibrated camera: 200 x 150 mm of bed a photo, quick to render."""
+
+
+@functools.cache
+def rendered_garden() -> Garden:
+    """Lettuce rows with a flush of weeds between and among them."""
+    lettuces = sow_grid((0, 0, 1600, 300), 150, 150, Species.LETTUCE, radius_mm=40, seed=1)
+    weeds = scatter_weeds((0, 0, 1600, 300), 90, seed=2, radius_range_mm=(5.0, 20.0))
+    return Garden(1600, 300, tuple(lettuces + weeds), soil_seed=3)
+
+
+def rendered_view(index: int, lighting: Lighting = DAYLIGHT) -> tuple[Rendered, SownPoints]:
+    """Photo number `index` along the bed, and where the lettuces were sown in it (pixels)."""
+    garden = rendered_garden()
+    position = (100.0 + 200.0 * index, 75.0 + 75.0 * (index % 3 == 1), 0.0)
+    rendered = render_photo(garden, RENDER_CAMERA, *position, lighting, seed=index)
+    sown_mm = [(p.x_mm, p.y_mm) for p in garden.plants if p.kind is Kind.CROP]
+    return rendered, RENDER_CAMERA.bed_to_pixel(sown_mm, *position)
+
+
 def write_cwfid_layout(root: Path, count: int = 4) -> None:
-    """A tiny dataset folder laid out like CWFID, from drawn false-colour beds."""
+    """A tiny dataset folder laid out like CWFID, from rendered photos of the virtual bed."""
     for folder in ("images", "masks", "annotations"):
         (root / folder).mkdir(parents=True)
+    colours = {CROP: (0, 255, 0), WEED: (0, 0, 255)}  # BGR: green crop, red weed
     for index in range(count):
-        photo, truth = drawn_bed(seed=index, false_colour=True)
+        rendered, _ = rendered_view(index)
         name = f"{index:03d}"
-        cv2.imwrite(str(root / "images" / f"{name}_image.png"), photo)
+        plant = rendered.classes != SOIL
+        cv2.imwrite(str(root / "images" / f"{name}_image.png"), rendered.photo)
         cv2.imwrite(
-            str(root / "masks" / f"{name}_mask.png"), np.where(truth, 0, 255).astype(np.uint8)
+            str(root / "masks" / f"{name}_mask.png"), np.where(plant, 0, 255).astype(np.uint8)
         )
-        annotation = np.zeros_like(photo)
-        annotation[truth] = (0, 255, 0)  # all crop
+        annotation = np.zeros_like(rendered.photo)
+        for kind, colour in colours.items():
+            annotation[rendered.classes == kind] = colour
         cv2.imwrite(str(root / "annotations" / f"{name}_annotation.png"), annotation)

@@ -16,8 +16,10 @@ def test_evaluate_prints_a_per_image_table_with_both_detectors(
     write_cwfid_layout(tmp_path)
     assert main(["vision", "evaluate", str(tmp_path), "--scale", "1", "--folds", "2"]) == 0
     out = capsys.readouterr().out
-    assert "cwfid dataset" in out and "farmbot" in out
-    assert len([line for line in out.splitlines() if line.startswith("00")]) == 4
+    assert "cwfid dataset" in out and "farmbot" in out and "farmbot_sown" in out
+    # one row per photo in the vegetation table and again in the crop / weed table
+    assert len([line for line in out.splitlines() if line.startswith("00")]) == 8
+    assert "crop_strikes" in out and "weed_recall" in out
 
 
 def test_evaluate_json_scores_the_drawn_beds_well(
@@ -30,6 +32,8 @@ def test_evaluate_json_scores_the_drawn_beds_well(
     report = json.loads(capsys.readouterr().out)
     assert report["layout"] == "cwfid" and len(report["images"]) == 4
     assert report["mean_vegetation_iou"]["ours"] > 0.95
+    assert report["classes"]["ours_sown"]["crop_iou"] > 0.8
+    assert report["classes"]["ours_sown"]["crop_strikes"] == 0
 
 
 def test_a_folder_of_unknown_layout_is_an_error_not_a_traceback(
