@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from sim import SimulatorError
 from sim.garden import Garden, Kind, Plant, Species
-from vision.calibrate import CameraModel
+from vision.camera_model import CameraModel
 from vision.datasets import CROP, SOIL, WEED
 from vision.images import Photo
 from vision.photogrid import camera_maps

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vision import VisionError
-from vision.calibrate import CameraModel
+from vision.camera_model import CameraModel
 from vision.images import MAX_PIXELS, Photo, check_photo
 from vision.vegetation import Mask, vegetation_mask
 

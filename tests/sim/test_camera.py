@@ -14,7 +14,7 @@ from sim import SimulatorError
 from sim.camera import DAYLIGHT, EVENING, OVERCAST, Lighting, Rendered, render_photo
 from sim.garden import Garden, Kind, Plant, Species, scatter_weeds, sow_grid
 from vision import VisionError
-from vision.calibrate import CameraModel, OriginCorner
+from vision.camera_model import CameraModel, OriginCorner
 from vision.datasets import CROP, SOIL, WEED
 from vision.evaluate import iou
 from vision.vegetation import vegetation_mask

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from sim.camera import DAYLIGHT, Lighting, Rendered, render_photo
 from sim.garden import Garden, Kind, Species, scatter_weeds, sow_grid
-from vision.calibrate import CameraModel
+from vision.camera_model import CameraModel
 from vision.classify import SownPoints
 from vision.datasets import CROP, SOIL, WEED
 

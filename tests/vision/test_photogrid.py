@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from sim.camera import render_photo
 from sim.garden import Garden, Species, scatter_weeds, sow_grid
 from vision import VisionError
-from vision.calibrate import CameraModel, OriginCorner
+from vision.camera_model import CameraModel, OriginCorner
 from vision.evaluate import iou
 from vision.photogrid import (
     Area,
