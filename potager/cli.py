@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from potager.cli_trial import add_trial
 from potager.errors import PotagerError
 from potager.robots import PROFILES, Axis, RobotProfile
 
@@ -60,6 +61,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_robot(commands)
     _add_sim(commands)
     _add_vision(commands)
+    add_trial(commands)
     return parser
 
 

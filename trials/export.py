@@ -24,9 +24,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from trials import TrialError
+from trials.design import FieldBook, PlotRecord
 
-FIELD_BOOK_COLUMNS = ("plot", "site", "block", "row", "col", "treatment", "check")
+FIELD_BOOK_COLUMNS = ("plot", "site", "block", "rep", "row", "col", "treatment", "check")
 """The fixed columns, in order; factor columns follow them."""
+STRUCTURE_COLUMNS = ("main_plot", "sub_plot", "strip_row", "strip_col")
+"""Split- and strip-plot positions: written after the factors when a design has them."""
 REQUIRED_COLUMNS = ("plot", "row", "col", "treatment")
 TRUE_WORDS = frozenset({"1", "true", "yes", "y", "oui", "x"})
 FALSE_WORDS = frozenset({"", "0", "false", "no", "n", "non"})
@@ -38,11 +41,14 @@ class PlotRow(BaseModel):
     plot: int
     site: str | None = None
     block: int | None = None
+    rep: int | None = None
     row: int
     col: int
     treatment: str
     check: bool = False
     factors: dict[str, str] = Field(default_factory=dict)
+    structure: dict[str, int] = Field(default_factory=dict)
+    """main_plot, sub_plot, strip_row, strip_col where the design has them"""
 
 
 class Variable(BaseModel):
@@ -91,24 +97,29 @@ def plot_rows(
         missing = [name for name in REQUIRED_COLUMNS if row.get(name) in (None, "")]
         if missing:
             raise TrialError(f"{place}: no value for {', '.join(missing)}")
+        known = (*FIELD_BOOK_COLUMNS, *STRUCTURE_COLUMNS, "factors")
         factors = {
             str(key): str(value)
             for key, value in row.items()
-            if key not in FIELD_BOOK_COLUMNS and key != "factors" and value not in (None, "")
+            if key not in known and value not in (None, "")
         }
         factors.update({str(k): str(v) for k, v in dict(row.get("factors") or {}).items()})
         plots.append(
             PlotRow(
                 plot=_integer(row["plot"], "plot", place),
                 site=_text_or_none(row.get("site")),
-                block=None
-                if row.get("block") in (None, "")
-                else _integer(row["block"], "block", place),
+                block=_optional_integer(row.get("block"), "block", place),
+                rep=_optional_integer(row.get("rep"), "rep", place),
                 row=_integer(row["row"], "row", place),
                 col=_integer(row["col"], "col", place),
                 treatment=str(row["treatment"]),
                 check=_flag(row.get("check"), place),
                 factors=factors,
+                structure={
+                    name: _integer(row[name], name, place)
+                    for name in STRUCTURE_COLUMNS
+                    if row.get(name) not in (None, "")
+                },
             )
         )
     _refuse_duplicates(plots, where, first)
@@ -123,6 +134,10 @@ def _integer(value: Any, column: str, place: str) -> int:
     if not whole.is_integer():
         raise TrialError(f"{place}: {column} {value!r} is not a whole number")
     return int(whole)
+
+
+def _optional_integer(value: Any, column: str, place: str) -> int | None:
+    return None if value in (None, "") else _integer(value, column, place)
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -155,14 +170,48 @@ def _refuse_duplicates(plots: Sequence[PlotRow], where: str, first: int) -> None
 def field_book_csv(plots: Sequence[PlotRow]) -> str:
     """The field book as CSV text: fixed columns, then one column per factor."""
     factors = sorted({name for plot in plots for name in plot.factors})
+    structure = [name for name in STRUCTURE_COLUMNS if any(name in p.structure for p in plots)]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*FIELD_BOOK_COLUMNS, *factors])
+    writer.writerow([*FIELD_BOOK_COLUMNS, *factors, *structure])
     for plot in plots:
-        fixed = [plot.plot, plot.site or "", "" if plot.block is None else plot.block]
+        fixed = [plot.plot, plot.site or "", _blank(plot.block), _blank(plot.rep)]
         fixed += [plot.row, plot.col, plot.treatment, "yes" if plot.check else "no"]
-        writer.writerow([*fixed, *(plot.factors.get(name, "") for name in factors)])
+        levels = [plot.factors.get(name, "") for name in factors]
+        writer.writerow([*fixed, *levels, *(_blank(plot.structure.get(n)) for n in structure)])
     return buffer.getvalue()
+
+
+def _blank(value: int | None) -> int | str:
+    return "" if value is None else value
+
+
+def design_book(plots: Sequence[PlotRow], design: str = "imported") -> FieldBook:
+    """A field book read from CSV as the design module's `FieldBook`, to lay it out."""
+    if not plots:
+        raise TrialError("the field book has no plots")
+    factor_names = sorted({name for plot in plots for name in plot.factors})
+    levels = {
+        name: sorted({plot.factors[name] for plot in plots if name in plot.factors})
+        for name in factor_names
+    }
+    records = [
+        PlotRecord(
+            plot=plot.plot,
+            block=plot.block,
+            rep=plot.rep,
+            row=plot.row,
+            col=plot.col,
+            treatment=plot.treatment,
+            factors=dict(plot.factors),
+            check=plot.check,
+            site=plot.site,
+            **plot.structure,
+        )
+        for plot in plots
+    ]
+    sites = sorted({plot.site for plot in plots if plot.site})
+    return FieldBook(design=design, factors=levels, seed=0, plots=records, sites=sites)
 
 
 def read_field_book_csv(source: str | Path) -> list[PlotRow]:

@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 
 from trials import TrialError
+from trials.design import Factor, split_plot
 from trials.export import (
     Observation,
     PlotRow,
     TrialInfo,
     Variable,
     brapi_json,
+    design_book,
     field_book_csv,
     isa_tab_archive,
     observations_long_csv,
@@ -25,6 +27,7 @@ from trials.export import (
     read_field_book_csv,
     trait_dictionary_csv,
 )
+from trials.plots import BedArea, lay_out
 
 TRIAL = TrialInfo(name="Irrigation 2026", design="rcbd", sites=["Lyon", "Rennes"])
 PLOTS = plot_rows(
@@ -55,7 +58,7 @@ def test_a_field_book_survives_a_round_trip_through_csv(tmp_path: Path) -> None:
     path.write_text(field_book_csv(PLOTS))
     assert read_field_book_csv(path) == PLOTS
     header = path.read_text().splitlines()[0]
-    assert header == "plot,site,block,row,col,treatment,check,water"
+    assert header == "plot,site,block,rep,row,col,treatment,check,water"
 
 
 def test_agricolae_books_with_plots_and_no_site_are_read(tmp_path: Path) -> None:
@@ -162,3 +165,15 @@ def test_the_isa_tab_archive_links_study_assay_and_data() -> None:
 def test_plot_rows_from_a_design_keep_factor_levels() -> None:
     rows = plot_rows([{"plot": 1, "row": 1, "col": 1, "treatment": "A:x", "factors": {"f": "A"}}])
     assert rows == [PlotRow(plot=1, row=1, col=1, treatment="A:x", factors={"f": "A"})]
+
+
+def test_a_designed_split_plot_book_goes_to_csv_and_back_to_a_layout(tmp_path: Path) -> None:
+    book = split_plot(Factor("N", ["N0", "N1"]), Factor("variety", ["a", "b", "c"]), 3, seed=4)
+    path = tmp_path / "split.csv"
+    path.write_text(field_book_csv(plot_rows(book.field_book_rows())))
+    again = design_book(read_field_book_csv(path), design="split")
+    assert [(p.plot, p.block, p.treatment, p.main_plot, p.sub_plot) for p in again.plots] == [
+        (p.plot, p.block, p.treatment, p.main_plot, p.sub_plot) for p in book.plots
+    ]
+    bed = BedArea(0, 0, 3000, 1500)
+    assert lay_out(again, bed, 400, 300) == lay_out(book, bed, 400, 300)

@@ -1,0 +1,142 @@
+"""Trial figures for the dashboard: means with letters, interactions, sites, field maps.
+
+Every function returns a matplotlib `Figure` drawn with the Agg canvas (no display, safe in
+a web worker); `to_svg` turns it into the SVG text the web pages embed.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from trials import TrialError
+from trials.analysis import AnovaResult, EstimateRow, Observations
+from trials.comparisons import Comparison
+
+
+def to_svg(figure: Figure) -> str:
+    """The figure as SVG text."""
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def means_plot(result: AnovaResult, factor: str, comparison: Comparison | None = None) -> Figure:
+    """Bars of the treatment means with +- 1 SE and, if given, the comparison's letters.
+
+    >>> obs = Observations.from_columns([5, 6, 9, 5.5, 6.5, 9.5], treatment=list("abcabc"))
+    >>> from trials.analysis import anova_crd
+    >>> means_plot(anova_crd(obs), "treatment").axes[0].get_ylabel()
+    'response'
+    """
+    rows = result.means(factor)
+    letters = {g.level: g.letters for g in comparison.groups} if comparison else {}
+    figure = Figure(figsize=(max(4.0, 0.6 * len(rows) + 2), 4))
+    axes = figure.subplots()
+    positions = np.arange(len(rows))
+    means = [row.mean for row in rows]
+    errors = [row.se for row in rows]
+    axes.bar(positions, means, yerr=errors, capsize=4, color="#7aa95c")
+    for x, mean, se, row in zip(positions, means, errors, rows, strict=True):
+        axes.annotate(letters.get(row.level, ""), (x, mean + se), ha="center", va="bottom")
+    axes.set_xticks(positions, [row.level for row in rows])
+    axes.set_xlabel(factor)
+    axes.set_ylabel(result.response_name)
+    return figure
+
+
+def interaction_plot(obs: Observations, x: str, trace: str) -> Figure:
+    """Cell means of the response along `x`, one line per level of `trace`."""
+    x_codes, x_levels = obs.codes(x)
+    trace_codes, trace_levels = obs.codes(trace)
+    cells = x_codes * len(trace_levels) + trace_codes
+    size = len(x_levels) * len(trace_levels)
+    sums = np.bincount(cells, weights=obs.response, minlength=size)
+    counts = np.bincount(cells, minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = (sums / counts).reshape(len(x_levels), len(trace_levels))
+    figure = Figure(figsize=(5, 4))
+    axes = figure.subplots()
+    for column, level in enumerate(trace_levels):
+        axes.plot(range(len(x_levels)), means[:, column], marker="o", label=level)
+    axes.set_xticks(range(len(x_levels)), x_levels)
+    axes.set_xlabel(x)
+    axes.set_ylabel(f"mean {obs.response_name}")
+    axes.legend(title=trace)
+    return figure
+
+
+def forest_plot(estimates: Sequence[EstimateRow], level: str) -> Figure:
+    """One treatment's estimate and interval at each site, the combined one last."""
+    chosen = [row for row in estimates if row.level == level]
+    if not chosen:
+        raise TrialError(f"no estimates for treatment {level!r}")
+    figure = Figure(figsize=(5, 0.4 * len(chosen) + 1.5))
+    axes = figure.subplots()
+    positions = np.arange(len(chosen))[::-1]
+    means = np.array([row.mean for row in chosen])
+    spans = np.array(
+        [[row.mean - row.lower for row in chosen], [row.upper - row.mean for row in chosen]]
+    )
+    axes.errorbar(means, positions, xerr=spans, fmt="o", color="#33691e", capsize=3)
+    axes.set_yticks(positions, [row.site for row in chosen])
+    axes.set_xlabel(f"mean of {level}")
+    return figure
+
+
+def field_map(
+    rows: Sequence[int],
+    cols: Sequence[int],
+    values: Sequence[float],
+    blocks: Sequence[str] | None = None,
+) -> Figure:
+    """Heat map of a plot value over the field grid, with block outlines drawn around cells.
+
+    Row and column numbers start at 1 (as in a field book); empty cells stay blank.
+    """
+    if not len(rows) == len(cols) == len(values) or (
+        blocks is not None and len(blocks) != len(rows)
+    ):
+        raise TrialError("rows, cols, values (and blocks) must have one entry per plot")
+    if min(rows, default=0) < 1 or min(cols, default=0) < 1:
+        raise TrialError("row and column numbers start at 1")
+    grid = np.full((max(rows), max(cols)), np.nan)
+    grid[np.asarray(rows) - 1, np.asarray(cols) - 1] = values
+    figure = Figure(figsize=(max(4.0, 0.5 * grid.shape[1] + 2), max(3.0, 0.5 * grid.shape[0] + 1)))
+    axes = figure.subplots()
+    image = axes.imshow(
+        grid,
+        cmap="YlGn",
+        origin="upper",
+        extent=(0.5, grid.shape[1] + 0.5, grid.shape[0] + 0.5, 0.5),
+    )
+    figure.colorbar(image, ax=axes)
+    if blocks is not None:
+        _outline_blocks(axes, rows, cols, blocks)
+    axes.set_xlabel("column")
+    axes.set_ylabel("row")
+    return figure
+
+
+def _outline_blocks(
+    axes: object, rows: Sequence[int], cols: Sequence[int], blocks: Sequence[str]
+) -> None:
+    """Draw each block's bounding rectangle (blocks are contiguous on a field)."""
+    for block in dict.fromkeys(blocks):
+        members = [i for i, b in enumerate(blocks) if b == block]
+        top, bottom = min(rows[i] for i in members), max(rows[i] for i in members)
+        left, right = min(cols[i] for i in members), max(cols[i] for i in members)
+        rectangle = Rectangle(
+            (left - 0.5, top - 0.5),
+            right - left + 1,
+            bottom - top + 1,
+            fill=False,
+            linewidth=2,
+            edgecolor="black",
+        )
+        axes.add_patch(rectangle)  # type: ignore[attr-defined]
+        axes.annotate(str(block), (left - 0.4, top - 0.3), fontsize=8, va="top")  # type: ignore[attr-defined]
