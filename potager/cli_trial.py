@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from trials.design import Factor, FieldBook
 
 DESIGNS = ("crd", "rcbd", "latin", "split", "strip", "alpha", "augmented", "strip-trial")
-ANALYSES = ("crd", "rcbd", "latin", "split", "strip", "lattice", "alpha")
+ANALYSES = ("crd", "rcbd", "latin", "split", "strip", "lattice", "alpha", "strip-trial")
 TESTS = ("lsd", "tukey", "snk", "duncan", "dunnett", "bonferroni", "holm")
 FORMATS = ("fieldbook", "long", "wide", "traits", "brapi", "isa")
 
@@ -305,7 +305,7 @@ def _add_analyse(actions: Any) -> None:
         aliases=["analyze"],
         help="ANOVA and mean comparison of any long-format CSV",
         formatter_class=_Help,
-        description="One line per plot; prints the ANOVA (every stratum), CV %, residual SD, "
+        description="One line per plot; prints the ANOVA (every stratum), CV %%, residual SD, "
         "means, standard errors of differences and the chosen comparison with letter groups.",
         epilog=textwrap.dedent(
             """\
@@ -314,6 +314,8 @@ def _add_analyse(actions: Any) -> None:
                   --treatment variety --block block --test tukey
               potager trial analyse rice.csv --design split --response yield \\
                   --main nitrogen --sub variety --block rep --test lsd
+              potager trial analyse strips.csv --design strip-trial --response yield \\
+                  --treatment treatment --block rep --col col --control bare
               potager trial analyse sites.csv --design rcbd --response yield \\
                   --treatment water --block block --site farm --site-effect random \\
                   --control W0 --test dunnett
@@ -332,7 +334,7 @@ def _add_analyse(actions: Any) -> None:
     analyse.add_argument("--sub", help="sub-plot factor (split) / vertical factor (strip)")
     analyse.add_argument("--site", help="the site column: a combined analysis over sites")
     analyse.add_argument("--site-effect", choices=("fixed", "random"))
-    analyse.add_argument("--control", help="the control (témoin): Dunnett and % of control")
+    analyse.add_argument("--control", help="the control (témoin): Dunnett and %% of control")
     analyse.add_argument("--test", choices=TESTS, default="tukey")
     analyse.add_argument("--alpha", type=float, default=0.05)
     analyse.add_argument("--json", action="store_true")
@@ -343,6 +345,8 @@ def _run_analyse(args: argparse.Namespace) -> int:
     from trials.analysis import compare
 
     records = _read_records(args.data)
+    if args.design == "strip-trial":
+        return _run_strip_trial(args, records)
     result, factor = _analysed(args, records)
     comparison = compare(result, factor, args.test, alpha=args.alpha, control=args.control)
     if args.json:
@@ -368,12 +372,39 @@ def _run_analyse(args: argparse.Namespace) -> int:
         )
         return 0
     print(_anova_text(result))
+    print(f"\nmeans of {factor} (± standard error, n)")
+    for mean in result.means(factor):
+        print(f"  {mean.level:<16}{mean.mean:12.4g} ± {mean.se:<10.3g} {mean.n}")
+    print(_sed_text(result, factor))
     print(f"\n{comparison.method} at alpha {comparison.alpha:g} on {factor}")
     if comparison.critical_difference is not None:
         print(f"critical difference {comparison.critical_difference:.4g}")
     for group in comparison.groups:
         percent = "" if group.percent_of_control is None else f"  {group.percent_of_control:6.1f} %"
         print(f"  {group.level:<16}{group.mean:12.4g}  {group.letters:<6}{percent}")
+    return 0
+
+
+def _run_strip_trial(args: argparse.Namespace, records: list[dict[str, str]]) -> int:
+    """Strip trials have no ANOVA: each treatment against the control strips beside it."""
+    from trials.analysis import Observations
+    from trials.strip_trials import strip_trial_differences
+
+    control = _needed(args.control, "--control (the control strips' treatment)")
+    obs = Observations.from_records(records, args.response, [args.treatment, args.block, args.col])
+    rows = strip_trial_differences(
+        obs, control, treatment=args.treatment, block=args.block, col=args.col
+    )
+    if args.json:
+        print(json.dumps({"design": "strip-trial", "differences": [asdict(r) for r in rows]}))
+        return 0
+    print(f"strip trial: {args.response}, each {args.treatment} minus its neighbouring {control}")
+    print(f"{'treatment':<16}{'strips':>7}{'difference':>12}{'SE':>9}{'t':>8}{'p':>9}"
+          f"{'95 % CI':>20}{'% of control':>14}")  # fmt: skip
+    for r in rows:
+        interval = f"{r.low:.3g} to {r.high:.3g}"
+        print(f"{r.treatment:<16}{r.strips:>7}{r.difference:12.4g}{r.se:9.3g}{r.t:8.2f}"
+              f"{r.p:9.4f}{interval:>20}{r.percent_of_control:13.1f} %")  # fmt: skip
     return 0
 
 
@@ -424,6 +455,17 @@ def _analysed(args: argparse.Namespace, records: list[dict[str, str]]) -> tuple[
         return make(obs, main, sub, args.block), sub
     obs = observations([args.treatment, args.rep, args.block])
     return analysis.anova_alpha_lattice(obs, args.treatment, args.rep, args.block), args.treatment
+
+
+def _sed_text(result: AnovaResult, factor: str) -> str:
+    """The SED of two means of `factor`: one value when balanced, else its range."""
+    import numpy as np
+
+    matrix = result.factors[factor].sed
+    between = matrix[~np.eye(len(matrix), dtype=bool)]
+    low, high = float(between.min()), float(between.max())
+    spread = f"{low:.4g}" if np.isclose(low, high) else f"{low:.4g} to {high:.4g}"
+    return f"standard error of a difference (SED) between two {factor} means: {spread}"
 
 
 def _anova_text(result: AnovaResult) -> str:

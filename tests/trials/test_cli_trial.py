@@ -144,6 +144,8 @@ def test_analyse_prints_the_table_and_letters_for_people(
     )  # fmt: skip
     assert status == 0
     assert "residual" in out and "CV" in out and "lsd at alpha 0.05 on virus" in out
+    assert "means of virus" in out and "± 2.74 " in out  # sqrt(MSE 22.489 / 3)
+    assert "between two virus means: 3.872" in out  # sqrt(2 x 22.489 / 3)
     assert " %" in out  # percent of the control
 
 
@@ -204,3 +206,32 @@ def test_a_stored_trial_takes_hand_and_robot_observations(
     assert rows[0]["recorded_by"] == "person: Camille" and rows[1]["recorded_by"] == "import: robot"
     status, _, err = run(capsys, "observations", "--trial", "Nope", *database)
     assert status == 1 and "the trials are: Eau 2026" in err
+
+
+def test_a_strip_trial_is_analysed_strip_by_strip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "strips.csv"
+    values = (10, 12, 10, 13, 11, 9, 12, 9, 13, 10)
+    lines = ["rep,col,treatment,yield"] + [
+        f"{1 + i // 5},{i + 1},{name},{v}"
+        for i, (name, v) in enumerate(zip("CTCTCCTCTC", values, strict=True))
+    ]
+    data.write_text("\n".join(lines) + "\n")
+    status, out, _ = run(
+        capsys, "analyse", str(data), "--design", "strip-trial", "--response", "yield",
+        "--block", "rep", "--control", "C", "--json",
+    )  # fmt: skip
+    (row,) = json.loads(out)["differences"]
+    assert status == 0 and row["treatment"] == "T" and row["difference"] == pytest.approx(2.75)
+
+
+@pytest.mark.parametrize(
+    "action",
+    ["design", "layout", "create", "variable", "record", "import", "observations", "analyse",
+     "export"],
+)  # fmt: skip
+def test_every_action_explains_itself(capsys: pytest.CaptureFixture[str], action: str) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["trial", action, "--help"])
+    assert stopped.value.code == 0 and "usage: potager trial" in capsys.readouterr().out
