@@ -18,6 +18,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+import controller.scheduler  # noqa: F401  (its tables share the migration chain checked here)
 from potager.db import (
     Base,
     alembic_config,
