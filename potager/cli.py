@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from potager.cli_sequence import add_sequence
 from potager.cli_trial import add_trial
 from potager.errors import PotagerError
 from potager.robots import PROFILES, Axis, RobotProfile
@@ -62,6 +63,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_sim(commands)
     _add_vision(commands)
     add_trial(commands)
+    add_sequence(commands)
     return parser
 
 

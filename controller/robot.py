@@ -1,0 +1,235 @@
+"""The sequence steps as methods, for students who write Python instead of YAML.
+
+`Robot` turns gardening words (water 200 ml, sow from the tray, weed that point, mount the
+weeder) into gantry moves and pin commands at once, and keeps what a run produces: sensor
+readings, photos, detections, messages and plant stages. The sequence interpreter drives
+the same methods, so a YAML step and a Python call always do exactly the same thing.
+
+    robot = Robot(gantry, farm)
+    robot.mount_tool("watering_nozzle")
+    robot.water(ml=150, to="lettuce 1")
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller.gantry import Gantry
+from controller.link import LoopbackLink
+from controller.protocol import ControllerError, PinMode
+from controller.sequence_models import Detector
+from potager.farm import Farm, Point, ToolSlot
+from potager.robots import AXES, Axis, Coordinate
+
+log = logging.getLogger(__name__)
+
+PULL_OUT_MM = 100.0
+"""Tool slots open toward +X: a tool slides out (and in) along X over this distance."""
+MAX_PULSE_S = 30.0
+"""One valve pulse stays below the firmware's 32.7 s limit; longer waterings chain pulses."""
+
+
+class RobotError(ControllerError):
+    """A step the robot cannot do with this farm map or tool."""
+
+
+@dataclass
+class RunRecord:
+    """What a run produced besides motion."""
+
+    readings: dict[str, int] = field(default_factory=dict)
+    photos: list[Coordinate] = field(default_factory=list)
+    detections: dict[str, Any] = field(default_factory=dict)
+    messages: list[tuple[str, str]] = field(default_factory=list)
+    stages: dict[str, str] = field(default_factory=dict)
+    watered_ml: float = 0.0
+
+
+class Robot:
+    """A gantry plus its farm map and tool: each method acts immediately."""
+
+    def __init__(
+        self,
+        gantry: Gantry,
+        farm: Farm | None = None,
+        *,
+        tool: str | None = None,
+        detectors: Mapping[str, Detector] | None = None,
+    ) -> None:
+        self.gantry = gantry
+        self.farm = farm or Farm()
+        self.tool = tool
+        self.detectors = dict(detectors or {})
+        self.record = RunRecord()
+
+    @property
+    def position(self) -> Coordinate:
+        return self.gantry.position
+
+    # -- motion ----------------------------------------------------------------------
+
+    def move(
+        self,
+        x: float | None = None,
+        y: float | None = None,
+        z: float | None = None,
+        *,
+        to: str | None = None,
+        relative: bool = False,
+        safe_z: bool = False,
+        speed_percent: float = 100.0,
+    ) -> Coordinate:
+        """Absolute X/Y/Z (omitted axes stay), steps if `relative`, or to a named place."""
+        if to is not None:
+            target = self.where(to)
+            z_mm = target.z_mm if z is None else z
+            return self.gantry.move_to(
+                target.x_mm, target.y_mm, z_mm, speed_percent=speed_percent, safe_z=safe_z
+            )
+        if relative:
+            return self.gantry.move_by(x or 0.0, y or 0.0, z or 0.0, speed_percent=speed_percent)
+        return self.gantry.move_to(x, y, z, speed_percent=speed_percent, safe_z=safe_z)
+
+    def find_home(self, axis: str = "all") -> Coordinate:
+        for each in _axes(axis):
+            self.gantry.find_home(each)
+        return self.position
+
+    def set_home(self, axis: str = "all") -> Coordinate:
+        return self.gantry.set_home(_axes(axis))
+
+    def calibrate(self, axis: str = "all") -> dict[str, float]:
+        """Measure axis lengths (mm); they become the soft limits."""
+        return {each.value: self.gantry.calibrate(each) for each in _axes(axis)}
+
+    # -- pins ------------------------------------------------------------------------
+
+    def write_pin(self, pin: int, value: int, mode: str = "digital") -> None:
+        self.gantry.write_pin(pin, value, _mode(mode))
+
+    def read_pin(self, pin: int, label: str, mode: str = "digital") -> int:
+        """Read a pin and keep the value as the sensor reading `label`."""
+        value = self.gantry.read_pin(pin, _mode(mode))
+        self.record.readings[label] = value
+        return value
+
+    def wait(self, seconds: float) -> None:
+        link = self.gantry.link
+        if isinstance(link, LoopbackLink):
+            link.run_until(link.virtual_clock.now_s() + seconds)
+        else:
+            link.clock.sleep(seconds)
+
+    # -- gardening -------------------------------------------------------------------
+
+    def water(self, ml: float, to: str | None = None) -> float:
+        """Open the valve for `ml` / the nozzle's flow rate; returns the seconds it was open."""
+        slot = self._need_tool("watering_nozzle")
+        if slot.flow_ml_s is None:
+            raise RobotError("the watering nozzle's slot has no flow_ml_s in the farm map")
+        if to is not None:
+            self.move(to=to, safe_z=True)
+        duration_s = ml / slot.flow_ml_s
+        remaining_s = duration_s
+        while remaining_s > 1e-3:
+            pulse_s = min(remaining_s, MAX_PULSE_S)
+            self.gantry.pulse_pin(self.gantry.profile.water_valve_pin, pulse_s)
+            remaining_s -= pulse_s
+        self.record.watered_ml += ml
+        return duration_s
+
+    def sow(self, tray: str, to: str, depth: float = 5.0) -> None:
+        """Vacuum a seed off the tray, carry it over at safe height, push it in, release."""
+        self._need_tool("seeder")
+        vacuum = self.gantry.profile.vacuum_pin
+        self.move(to=tray, safe_z=True)
+        self.gantry.write_pin(vacuum, 1)
+        spot = self.where(to)
+        self.gantry.move_to(spot.x_mm, spot.y_mm, spot.z_mm - depth, safe_z=True)
+        self.gantry.write_pin(vacuum, 0)
+        self.gantry.move_to(z_mm=self.gantry.profile.safe_z_mm)
+
+    def weed(self, to: str, depth: float = 20.0) -> None:
+        """Strike `depth` mm below the point with the weeder, then rise to safe height."""
+        self._need_tool("weeder")
+        spot = self.where(to)
+        self.gantry.move_to(spot.x_mm, spot.y_mm, spot.z_mm - depth, safe_z=True)
+        self.gantry.move_to(z_mm=self.gantry.profile.safe_z_mm)
+
+    def take_photo(self, to: str | None = None) -> Coordinate:
+        """Record a photo position (the camera rides on the gantry; vision comes later)."""
+        if to is not None:
+            self.move(to=to, safe_z=True)
+        self.record.photos.append(self.position)
+        return self.position
+
+    def detect(self, function: str, **arguments: Any) -> Any:
+        """Call the caller's detection function with checked arguments; keep its result."""
+        detector = self.detectors.get(function)
+        if detector is None:
+            raise RobotError(f"no detector called {function!r}; known: {sorted(self.detectors)}")
+        result = detector.run(self, detector.arguments.model_validate(arguments))
+        self.record.detections[function] = result
+        return result
+
+    # -- tools -----------------------------------------------------------------------
+
+    def mount_tool(self, tool: str) -> None:
+        """Above the slot, down onto the tool, pull it out along +X, back up."""
+        if self.tool is not None:
+            raise RobotError(f"the {self.tool} is mounted: dismount it before mounting the {tool}")
+        slot = self._slot(tool)
+        safe_z = self.gantry.profile.safe_z_mm
+        self.gantry.move_to(slot.x_mm, slot.y_mm, slot.z_mm, safe_z=True)
+        self.gantry.move_to(x_mm=slot.x_mm + PULL_OUT_MM)
+        self.gantry.move_to(z_mm=safe_z)
+        self.tool = tool
+
+    def dismount_tool(self, tool: str | None = None) -> None:
+        """In front of the slot, down, slide in along -X, up: the slot's lip keeps the tool."""
+        if self.tool is None or (tool is not None and tool != self.tool):
+            raise RobotError(f"cannot dismount the {tool or 'tool'}: mounted is {self.tool}")
+        slot = self._slot(self.tool)
+        self.gantry.move_to(slot.x_mm + PULL_OUT_MM, slot.y_mm, slot.z_mm, safe_z=True)
+        self.gantry.move_to(x_mm=slot.x_mm)
+        self.gantry.move_to(z_mm=self.gantry.profile.safe_z_mm)
+        self.tool = None
+
+    # -- records ---------------------------------------------------------------------
+
+    def message(self, text: str, level: str = "info") -> None:
+        self.record.messages.append((level, text))
+        log.info("sequence %s: %s", level, text)
+
+    def mark(self, target: str, stage: str) -> None:
+        """Record a plant's new stage (planted, sprouted, removed ...)."""
+        self.record.stages[target] = stage
+
+    def where(self, name: str) -> Point | ToolSlot:
+        """The farm map's place or tool slot called `name`."""
+        found = self.farm.place(name) or self.farm.slot(name)
+        if found is None:
+            raise RobotError(f"{name!r} is not in the farm map; known: {self.farm.place_names()}")
+        return found
+
+    def _slot(self, tool: str) -> ToolSlot:
+        slot = self.farm.slot(tool)
+        if slot is None:
+            raise RobotError(f"the farm map has no slot for the {tool}")
+        return slot
+
+    def _need_tool(self, tool: str) -> ToolSlot:
+        if self.tool != tool:
+            raise RobotError(f"this needs the {tool}, but mounted is: {self.tool or 'nothing'}")
+        return self._slot(tool)
+
+
+def _axes(axis: str) -> tuple[Axis, ...]:
+    return AXES if axis == "all" else (Axis(axis),)
+
+
+def _mode(mode: str) -> PinMode:
+    return PinMode.ANALOG if mode == "analog" else PinMode.DIGITAL
