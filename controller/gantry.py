@@ -146,6 +146,10 @@ def firmware_error(result: CommandResult) -> FirmwareError | None:
     return error_type(f"{what} failed: {reason}{where} (error {final.error})", final.error, axis)
 
 
+MAX_PULSE_S = 30.0
+"""One pulse stays below the firmware's 32.7 s limit; longer holds chain pulses."""
+
+
 class Gantry:
     """A FarmBot-style gantry: X/Y along the bed, Z for the tool, pins for peripherals.
 
@@ -307,6 +311,16 @@ class Gantry:
         if not 0 < duration_ms <= 32767:
             raise GantryError(f"pulse length must be between 0.001 and 32.7 s, got {duration_s} s")
         self._check(PulsePin(pin, value, 0, duration_ms), timeout_s=duration_s + TIMEOUT_MARGIN_S)
+
+    def hold_pin(self, pin: int, duration_s: float) -> None:
+        """Hold `pin` on for `duration_s` of any length, as firmware-timed pulses of at most
+        MAX_PULSE_S: one pulse cannot pass 32.7 s, and the firmware still closes the valve
+        itself if the link dies in the middle."""
+        remaining_s = duration_s
+        while remaining_s > 1e-3:
+            pulse_s = min(remaining_s, MAX_PULSE_S)
+            self.pulse_pin(pin, pulse_s)
+            remaining_s -= pulse_s
 
     def set_servo_angle(self, pin: int, angle_deg: int) -> None:
         if pin not in SERVO_PINS:

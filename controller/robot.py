@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 
 PULL_OUT_MM = 100.0
 """Tool slots open toward +X: a tool slides out (and in) along X over this distance."""
-MAX_PULSE_S = 30.0
-"""One valve pulse stays below the firmware's 32.7 s limit; longer waterings chain pulses."""
 
 
 class RobotError(ControllerError):
@@ -133,11 +131,7 @@ class Robot:
         if to is not None:
             self.move(to=to, safe_z=True)
         duration_s = ml / slot.flow_ml_s
-        remaining_s = duration_s
-        while remaining_s > 1e-3:
-            pulse_s = min(remaining_s, MAX_PULSE_S)
-            self.gantry.pulse_pin(self.gantry.profile.water_valve_pin, pulse_s)
-            remaining_s -= pulse_s
+        self.gantry.hold_pin(self.gantry.profile.water_valve_pin, duration_s)
         self.record.watered_ml += ml
         return duration_s
 
