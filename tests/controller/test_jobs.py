@@ -7,10 +7,13 @@ import pytest
 from controller.gantry import Gantry
 from controller.jobs import Action, JobError, run_plan
 from controller.link import LoopbackLink
+from controller.trial_jobs import sowing_tasks, watering_tasks
 from planner.jobs import PhotographTask, SowTask, Tool, ToolBay, WaterTask, plan_job
 from potager.clock import VirtualClock
 from potager.robots import Coordinate, get_profile
 from sim.serve import firmware_for
+from trials.design import Factor, rcbd
+from trials.plots import BedArea, Spacing, lay_out, sowing_points
 
 PROFILE = get_profile("genesis")
 BAY = ToolBay.seeded(nozzle_flow_rate_ml_s=10.0)
@@ -79,3 +82,36 @@ def test_a_plan_from_elsewhere_or_without_a_camera_is_refused_before_moving() ->
         with pytest.raises(JobError, match="plan again from where the robot is"):
             run_plan(gantry, elsewhere, tasks, clock, take_photo=lambda _: None)
         assert gantry.position == Coordinate(0.0, 0.0, 0.0)  # nothing moved
+
+
+def test_a_watering_trial_gives_each_regime_its_amount_plot_by_plot() -> None:
+    book = rcbd(Factor("water", ["W0", "W1", "W2"]), 2, seed=1)
+    rectangles = lay_out(book, BedArea(0, 0, 1500, 1000), 400, 300, Spacing(50, 100, 50))
+    points = sowing_points(rectangles, 200, 150)
+    treatment = {plot.plot: plot.treatment for plot in book.plots}
+    amounts = {"W0": 0.0, "W1": 20.0, "W2": 40.0}
+    tasks = [*sowing_tasks(points, -250.0), *watering_tasks(points, treatment, amounts, -200.0)]
+    assert [task.name for task in tasks] == ["sow", "water W1", "water W2"]  # dry control: none
+    plan = plan_job(tasks, PROFILE, BAY, end_parked=True)
+    clock = VirtualClock()
+    with robot(clock) as gantry:
+        actions = run_plan(gantry, plan, tasks, clock)
+    per_plot = {plot: 0.0 for plot in treatment}
+    plot_of = {(p.x_mm, p.y_mm): p.plot for p in points}
+    for action in actions:
+        if action.kind == "water":
+            per_plot[plot_of[(action.x_mm, action.y_mm)]] += action.volume_ml
+    plants_per_plot = len(points) // len(treatment)
+    for plot, given_ml in per_plot.items():
+        assert given_ml == pytest.approx(plants_per_plot * amounts[treatment[plot]])
+    assert [a.kind for a in actions].count("sow") == len(points)
+
+
+def test_a_regime_without_an_amount_is_refused_by_name() -> None:
+    book = rcbd(Factor("water", ["W0", "W1"]), 2, seed=1)
+    points = sowing_points(lay_out(book, BedArea(0, 0, 1500, 1000), 400, 300), 200, 150)
+    treatment = {plot.plot: plot.treatment for plot in book.plots}
+    with pytest.raises(JobError, match=r"no watering amount for \['W1'\]"):
+        watering_tasks(points, treatment, {"W0": 10.0}, -200.0)
+    with pytest.raises(JobError, match="have no treatment"):
+        watering_tasks(points, {}, {"W0": 10.0, "W1": 5.0}, -200.0)
