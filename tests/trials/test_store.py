@@ -11,17 +11,11 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-import controller.scheduler  # noqa: F401  (its tables share the migration chain checked here)
 from potager.db import (
-    Base,
-    alembic_config,
     engine_from_settings,
     make_engine,
     run_in_transaction,
@@ -144,40 +138,6 @@ def _count(url: str, query: str) -> int:
 
 
 # --- schema -----------------------------------------------------------------------------
-
-
-def test_upgrade_creates_every_table(database_url: str) -> None:
-    upgrade_database(database_url)
-    engine = make_engine(database_url)
-    try:
-        tables = set(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
-    assert tables == set(Base.metadata.tables) | {"alembic_version"}
-    assert {"observations", "observation_history", "plots", "photos", "notes"} <= tables
-
-
-def test_migration_matches_the_models(database_url: str) -> None:
-    upgrade_database(database_url)
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
-            differences = compare_metadata(context, Base.metadata)
-    finally:
-        engine.dispose()
-    assert differences == []
-
-
-def test_downgrade_to_base_removes_every_table(database_url: str) -> None:
-    upgrade_database(database_url)
-    engine = make_engine(database_url)
-    try:
-        with engine.begin() as connection:
-            command.downgrade(alembic_config(connection), "base")
-        assert set(inspect(engine).get_table_names()) == {"alembic_version"}
-    finally:
-        engine.dispose()
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
