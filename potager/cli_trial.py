@@ -258,7 +258,7 @@ def _run_layout(args: argparse.Namespace) -> int:
     if args.largest:
         width_mm, length_mm = largest_plot_mm(book, bed, spacing)
     elif args.plot:
-        width_mm, length_mm = _numbers(args.plot.replace("x", ","), 2, "--plot")
+        width_mm, length_mm = _size_mm(args.plot, "--plot")
     else:
         raise CommandError("give the plot size (--plot 400x300) or --largest")
     rectangles = lay_out(book, bed, width_mm, length_mm, spacing)
@@ -284,6 +284,15 @@ def _run_layout(args: argparse.Namespace) -> int:
     if points:
         print(f"{len(points)} sowing points ({sum(p.guard for p in points)} in guard rows)")
     return 0
+
+
+def _size_mm(text: str, option: str) -> tuple[float, float]:
+    """A WIDTHxLENGTH size in millimetres, such as 400x300."""
+    width, _, length = text.lower().partition("x")
+    try:
+        return float(width), float(length)
+    except ValueError:
+        raise CommandError(f"{option} {text!r}: write width x length in mm, e.g. 400x300") from None
 
 
 def _numbers(text: str, count: int, option: str) -> list[float]:
@@ -607,8 +616,8 @@ def _run_create(args: argparse.Namespace) -> int:
     from trials.store import BedIn, PlotIn, SiteIn, TreatmentIn, TrialIn
 
     plots = read_field_book_csv(args.book)
-    size_x_mm, size_y_mm = _numbers(args.bed_size.replace("x", ","), 2, "--bed-size")
-    width_mm, length_mm = _numbers(args.plot.replace("x", ","), 2, "--plot")
+    size_x_mm, size_y_mm = _size_mm(args.bed_size, "--bed-size")
+    width_mm, length_mm = _size_mm(args.plot, "--plot")
     gap_x_mm, gap_y_mm = _numbers(args.gap, 2, "--gap")
     book = design_book([p for p in plots if p.site in (None, args.site)], args.design)
     rectangles = lay_out(
