@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from controller.link import CommandResult, Link, LinkError
 from controller.params import Param, profile_configuration
@@ -163,6 +163,7 @@ class Gantry:
         self.estopped = False
         self._position = Coordinate(0.0, 0.0, 0.0)
         self._outputs_on: set[int] = set()
+        self._estop_listeners: list[Callable[[], None]] = []
         link.add_listener(self._on_reply)
 
     # -- connection ------------------------------------------------------------------
@@ -340,9 +341,15 @@ class Gantry:
 
     def emergency_stop(self) -> None:
         """Stop everything now; motors, pins and servos are released by the firmware."""
-        self.estopped = True
+        self._set_estopped()
         self.link.emergency_stop()
         self._outputs_on.clear()
+
+    def add_estop_listener(self, callback: Callable[[], None]) -> None:
+        """Call `callback` each time the robot becomes e-stopped: by `emergency_stop()`, or
+        by the button, which the firmware reports even when no command runs. It may run on
+        the link's reader thread."""
+        self._estop_listeners.append(callback)
 
     def unlock(self) -> None:
         """Release the emergency stop (F09)."""
@@ -379,7 +386,7 @@ class Gantry:
         result = self.link.execute(command, timeout_s or 5.0)
         error = firmware_error(result)
         if isinstance(error, EmergencyStopError):
-            self.estopped = True
+            self._set_estopped()
             self._outputs_on.clear()
         if error is not None:
             raise error
@@ -401,6 +408,16 @@ class Gantry:
         except (FirmwareError, LinkError) as error:
             log.warning("position unknown after the failure: %s", error)
 
+    def _set_estopped(self) -> None:
+        if self.estopped:
+            return
+        self.estopped = True
+        for callback in self._estop_listeners:
+            try:
+                callback()
+            except Exception:  # one failing listener must not hide the e-stop from the others
+                log.exception("an e-stop listener failed")
+
     def _homing_timeout_s(self, axis: Axis, trips: int) -> float:
         motion = self.profile.motion(axis)
         one_way_s = self.lengths_mm[axis] * motion.steps_per_mm / motion.home_speed_steps_s
@@ -418,7 +435,7 @@ class Gantry:
         if isinstance(reply, Position):
             self._position = Coordinate(reply.x_mm, reply.y_mm, reply.z_mm)
         elif isinstance(reply, EmergencyLocked):
-            self.estopped = True
+            self._set_estopped()
         elif isinstance(reply, Idle) and reply.q == 0:
             self.estopped = False
 

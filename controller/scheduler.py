@@ -26,6 +26,7 @@ outage:
   `make_safe` is not called then: the firmware has already released every output and
   refuses commands until unlocked.
   Occurrences falling during the pause follow the missed-run policy on resume.
+  The pause is stored: a restarted scheduler stays paused; `watch(gantry)` hears the button.
 - A job raising anything else is journalled `failed`, `make_safe()` closes valves and parks
   the tool, and `alert` tells someone.
 
@@ -54,9 +55,10 @@ from sqlalchemy import (
     UniqueConstraint,
     select,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from controller.gantry import EmergencyStopError
+from controller.gantry import EmergencyStopError, Gantry
 from controller.protocol import ControllerError
 from controller.schedule_rules import EventRule, Occurrence, RegimenRule, Rule, next_occurrence
 from controller.schedule_rules import occurrences as rule_occurrences
@@ -123,6 +125,16 @@ class Execution(Base):
     outcome: Mapped[str | None] = mapped_column(String(16))
     detail: Mapped[str] = mapped_column(Text, default="")
     progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RobotPause(Base):
+    """A robot's scheduler is paused (e-stop, operator) until resumed; one row per robot."""
+
+    __tablename__ = "robot_pauses"
+
+    robot_id: Mapped[str] = mapped_column(String(_NAME), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # --- repository -------------------------------------------------------------------------
@@ -255,6 +267,39 @@ class ScheduleStore:
 
         run_in_transaction(self._sessions, work)
 
+    def set_pause(self, robot_id: str, reason: str, now: datetime) -> None:
+        """Pause the robot's scheduler, restarts included, until `clear_pause`."""
+
+        def work(session: Session) -> None:
+            row = session.get(RobotPause, robot_id, with_for_update=True)
+            if row is None:
+                session.add(RobotPause(robot_id=robot_id, reason=reason, since=now))
+            else:
+                row.reason, row.since = reason, now
+
+        try:
+            run_in_transaction(self._sessions, work)
+        except IntegrityError:  # a pause from another thread inserted the row first
+            run_in_transaction(self._sessions, work)
+
+    def clear_pause(self, robot_id: str) -> None:
+        """Lift the robot's pause (nothing happens if it was not paused)."""
+
+        def work(session: Session) -> None:
+            row = session.get(RobotPause, robot_id, with_for_update=True)
+            if row is not None:
+                session.delete(row)
+
+        run_in_transaction(self._sessions, work)
+
+    def pause_reason(self, robot_id: str) -> str | None:
+        """Why the robot's scheduler is paused, or None when it is not."""
+
+        def work(session: Session) -> str | None:
+            return session.scalar(select(RobotPause.reason).where(RobotPause.robot_id == robot_id))
+
+        return run_in_transaction(self._sessions, work, read_only=True)
+
     def finish(
         self,
         execution_id: int,
@@ -386,21 +431,33 @@ class Scheduler:
         self._store, self._clock, self._run_job = store, clock, run_job
         self.robot_id, self._make_safe, self._alert = robot_id, make_safe, alert
         self._epoch = epoch if epoch is not None else utc_now() - timedelta(seconds=clock.now_s())
-        self._pause_reason: str | None = None
+        self._pause_reason = store.pause_reason(robot_id)
         self._recovered = False
+        if self._pause_reason is not None:
+            log.warning("scheduler of %s starts paused: %s", robot_id, self._pause_reason)
 
     @property
     def paused(self) -> bool:
         return self._pause_reason is not None
 
+    @property
+    def pause_reason(self) -> str | None:
+        return self._pause_reason
+
     def pause(self, reason: str) -> None:
-        """Run nothing until `resume()`: call on emergency stop."""
+        """Run nothing until `resume()`, restarts included: call on emergency stop."""
+        self._store.set_pause(self.robot_id, reason, self.now())
         self._pause_reason = reason
         log.warning("scheduler of %s paused: %s", self.robot_id, reason)
 
     def resume(self) -> None:
         """Run again; what fell during the pause follows the missed-run policy."""
+        self._store.clear_pause(self.robot_id)
         self._pause_reason = None
+
+    def watch(self, gantry: Gantry) -> None:
+        """Pause whenever the robot's e-stop is pressed, between jobs as well as during one."""
+        gantry.add_estop_listener(lambda: self.pause("emergency stop pressed on the robot"))
 
     def now(self) -> datetime:
         """Wall time in UTC, as the clock sees it."""

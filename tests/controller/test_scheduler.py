@@ -15,11 +15,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from controller import scheduler as scheduler_module
-from controller.gantry import EmergencyStopError
+from controller.gantry import EmergencyStopError, Gantry
+from controller.link import LoopbackLink
 from controller.schedule_rules import EventRule, Occurrence, RegimenItem, RegimenRule
 from controller.scheduler import (
     Execution,
     JobContext,
+    RobotPause,
     Schedule,
     Scheduler,
     SchedulerError,
@@ -27,6 +29,8 @@ from controller.scheduler import (
 )
 from potager.clock import VirtualClock
 from potager.db import Base, make_engine, session_factory, upgrade_database
+from potager.robots import get_profile
+from sim.serve import firmware_for
 
 EPOCH = datetime(2026, 6, 1, tzinfo=UTC)  # Europe/Paris is UTC+2: 07:00 local is 05:00 UTC
 HOUR_S = 3600.0
@@ -230,6 +234,66 @@ def test_emergency_stop_pauses_until_resumed_after_unlock(robot: Robot) -> None:
     assert robot.outcomes()[-1] == ("interrupted", robot.at(1, 5))
 
 
+def test_a_pause_survives_restarts_until_resumed(robot: Robot) -> None:
+    add_daily_watering(robot.store, grace_s=2 * HOUR_S)
+
+    def estopped(name: str, params: Mapping[str, Any], context: JobContext) -> None:
+        raise EmergencyStopError("emergency stop during the command")
+
+    robot.scheduler(estopped).run_until(robot.at(0, 12))
+    assert robot.store.pause_reason("bot-1") == "emergency stop during 'water'"
+    robot.jump_to(robot.at(1, 5.5))  # the controller reboots; the e-stop is still engaged
+    restarted = robot.scheduler()
+    assert restarted.paused and restarted.pause_reason == "emergency stop during 'water'"
+    assert restarted.run_pending() == 0 and len(robot.calls) == 1
+    restarted.resume()
+    assert robot.store.pause_reason("bot-1") is None and not robot.scheduler().paused
+    assert restarted.run_pending() == 1
+    assert robot.outcomes()[-1] == ("done", robot.at(1, 5))
+
+
+def test_pausing_again_keeps_one_pause_with_the_latest_reason(robot: Robot) -> None:
+    runner = robot.scheduler()
+    runner.pause("operator pressed the e-stop")
+    runner.pause("emergency stop during 'water'")
+    assert robot.store.pause_reason("bot-1") == "emergency stop during 'water'"
+    assert robot.store.pause_reason("bot-2") is None
+    runner.resume()
+    runner.resume()
+    assert robot.store.pause_reason("bot-1") is None
+
+
+def test_the_estop_button_between_jobs_pauses_the_watching_scheduler(robot: Robot) -> None:
+    add_daily_watering(robot.store)
+    profile = get_profile("genesis")
+    firmware, clock = firmware_for(profile), VirtualClock()
+    link = LoopbackLink(firmware, clock)
+    gantry = Gantry(link, profile).connect()
+    heard: list[bool] = []
+    gantry.add_estop_listener(lambda: heard.append(gantry.estopped))
+    runner = robot.scheduler()
+    runner.watch(gantry)
+    assert not runner.paused
+
+    firmware.press_estop(clock.now_s())
+    link.run_until(clock.now_s() + 5)  # idle reports now say R87: locked
+    assert gantry.estopped and runner.paused and heard == [True]
+    assert robot.store.pause_reason("bot-1") == "emergency stop pressed on the robot"
+    firmware.press_estop(clock.now_s())
+    gantry.emergency_stop()
+    link.run_until(clock.now_s() + 5)
+    assert heard == [True]  # once per e-stop, however often the firmware repeats it
+    restarted = robot.scheduler()
+    assert restarted.paused and restarted.run_until(robot.at(2, 12)) == 0
+    assert robot.calls == []
+
+    gantry.unlock()
+    restarted.resume()
+    gantry.emergency_stop()  # a new e-stop after the unlock is heard again
+    assert heard == [True, True]
+    assert robot.store.pause_reason("bot-1") == "emergency stop pressed on the robot"
+
+
 def test_failing_job_is_journalled_made_safe_alerted_and_the_schedule_goes_on(
     robot: Robot,
 ) -> None:
@@ -255,7 +319,7 @@ def test_duplicate_names_and_negative_grace_are_refused(robot: Robot) -> None:
 
 
 def test_migration_matches_the_models(store: ScheduleStore, database_url: str) -> None:
-    ours = {Schedule.__tablename__, Execution.__tablename__}
+    ours = {Schedule.__tablename__, Execution.__tablename__, RobotPause.__tablename__}
 
     def only_ours(item: Any, name: str | None, kind: str, reflected: bool, other: Any) -> bool:
         return kind != "table" or name in ours

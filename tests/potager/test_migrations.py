@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+import controller.action_journal  # (registers the action journal tables)
 import controller.scheduler  # noqa: F401  (registers the schedule tables)
 import trials.store  # noqa: F401  (registers the trial tables)
 from potager.db import Base, alembic_config, make_engine, upgrade_database
