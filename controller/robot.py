@@ -2,7 +2,7 @@
 
 `Robot` turns gardening words (water 200 ml, sow from the tray, weed that point, mount the
 weeder) into gantry moves and pin commands at once, and keeps what a run produces: sensor
-readings, photos, detections, messages and plant stages. The sequence interpreter drives
+readings, photos, detections, messages and plant stage marks. The sequence interpreter drives
 the same methods, so a YAML step and a Python call always do exactly the same thing.
 
     robot = Robot(gantry, farm)
@@ -13,15 +13,16 @@ the same methods, so a YAML step and a Python call always do exactly the same th
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from controller.gantry import Gantry
 from controller.link import LoopbackLink
 from controller.protocol import ControllerError, PinMode
 from controller.sequence_models import Detector
-from potager.farm import Farm, Point, ToolSlot
+from potager.farm import Farm, Plant, PlantStage, Point, ToolSlot
 from potager.robots import AXES, Axis, Coordinate
 
 log = logging.getLogger(__name__)
@@ -34,16 +35,38 @@ class RobotError(ControllerError):
     """A step the robot cannot do with this farm map or tool."""
 
 
+@dataclass(frozen=True)
+class StageMark:
+    """A plant observed at a growth stage: what a `mark` step hands to a journal.
+
+    `plant` is the farm map's name of the plant (even when the step named it `#<farmbot
+    id>`), `farmbot_id` its FarmBot id if it has one. `at` is the wall time (UTC) of the
+    mark, `clock_s` the robot clock's seconds at that moment, which places it among the
+    run's moves (and is what a dry run on a virtual clock can compare).
+    """
+
+    plant: str
+    stage: PlantStage
+    at: datetime
+    clock_s: float
+    farmbot_id: int | None = None
+
+
 @dataclass
 class RunRecord:
-    """What a run produced besides motion."""
+    """What a run produced besides motion; `marks` in the order the steps made them."""
 
     readings: dict[str, int] = field(default_factory=dict)
     photos: list[Coordinate] = field(default_factory=list)
     detections: dict[str, Any] = field(default_factory=dict)
     messages: list[tuple[str, str]] = field(default_factory=list)
-    stages: dict[str, str] = field(default_factory=dict)
+    marks: list[StageMark] = field(default_factory=list)
     watered_ml: float = 0.0
+
+    @property
+    def stages(self) -> dict[str, str]:
+        """Each marked plant's latest stage."""
+        return {mark.plant: mark.stage for mark in self.marks}
 
 
 class Robot:
@@ -56,11 +79,13 @@ class Robot:
         *,
         tool: str | None = None,
         detectors: Mapping[str, Detector] | None = None,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.gantry = gantry
         self.farm = farm or Farm()
         self.tool = tool
         self.detectors = dict(detectors or {})
+        self.wall_clock = wall_clock
         self.record = RunRecord()
 
     @property
@@ -126,11 +151,11 @@ class Robot:
     def water(self, ml: float, to: str | None = None) -> float:
         """Open the valve for `ml` / the nozzle's flow rate; returns the seconds it was open."""
         slot = self._need_tool("watering_nozzle")
-        if slot.flow_ml_s is None:
-            raise RobotError("the watering nozzle's slot has no flow_ml_s in the farm map")
+        if slot.flow_rate_ml_s is None:
+            raise RobotError("the watering nozzle's slot has no flow_rate_ml_s in the farm map")
         if to is not None:
             self.move(to=to, safe_z=True)
-        duration_s = ml / slot.flow_ml_s
+        duration_s = ml / slot.flow_rate_ml_s
         self.gantry.hold_pin(self.gantry.profile.water_valve_pin, duration_s)
         self.record.watered_ml += ml
         return duration_s
@@ -198,9 +223,21 @@ class Robot:
         self.record.messages.append((level, text))
         log.info("sequence %s: %s", level, text)
 
-    def mark(self, target: str, stage: str) -> None:
-        """Record a plant's new stage (planted, sprouted, removed ...)."""
-        self.record.stages[target] = stage
+    def mark(self, target: str, stage: PlantStage) -> StageMark:
+        """Record that the plant `target` (a name or `#<farmbot id>`) is at `stage` now.
+
+        The mark lands in `record.marks` as a `StageMark` (plant name, stage, time) for the
+        caller to journal; the farm map itself is not changed.
+        """
+        plant = self.farm.place(target)
+        if not isinstance(plant, Plant):
+            known = [p.name for p in self.farm.plants]
+            raise RobotError(f"no plant is called {target!r} in the farm map; known: {known}")
+        mark = StageMark(
+            plant.name, stage, self.wall_clock(), self.gantry.link.clock.now_s(), plant.farmbot_id
+        )
+        self.record.marks.append(mark)
+        return mark
 
     def where(self, name: str) -> Point | ToolSlot:
         """The farm map's place or tool slot called `name`."""

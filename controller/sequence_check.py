@@ -1,11 +1,13 @@
 """Validation before anything moves: every problem, where it is, and what would be valid.
 
-Two passes. The first (`sequence_shapes`) checks each step's shape against its model one
-step at a time, so a typo in step 2 does not hide a missing field in step 7. The second,
-here, walks the valid steps
-with what the robot will know at that point (parameters, loop variables, sensor labels
-read so far, the mounted tool, the calls in progress) against the farm map and the bed.
-All problems are gathered into one `SequenceError`.
+Two passes. The first (`sequence_shapes`) checks the shapes: each step against its model
+one step at a time (unknown kinds, missing fields, wrong types), so a typo in step 2 does
+not hide a missing field in step 7, and the farm map written in the file. The second, here,
+checks the meaning: it walks the steps with what the robot will know at that point
+(parameters, loop variables, sensor labels read so far, the mounted tool, the calls in
+progress) against the farm map and the bed. It runs only once the shapes are right, so a
+student is never shown a message that merely follows from an earlier typo. Each pass
+gathers all its problems into one `SequenceError`.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from controller.sequence_models import (
     WeedStep,
 )
 from controller.sequence_shapes import Problem, check_shapes, format_problems, inline_farm, unknown
-from potager.farm import Farm
+from potager.farm import Farm, Plant
 from potager.robots import AXES, RobotProfile
 
 MAX_WAIT_S = 600.0
@@ -61,7 +63,11 @@ def check_document(
     farm: Farm | None = None,
     detectors: Mapping[str, Detector] | None = None,
 ) -> CheckedSequence:
-    """The validated sequence, or a `SequenceError` listing every problem in the file."""
+    """The validated sequence, or a `SequenceError` listing the problems in the file.
+
+    Shape problems, if there are any, are all listed; meaning problems are looked for only
+    in a file whose shapes are right.
+    """
     problems: list[Problem] = []
     data = loaded.data
     if not isinstance(data, dict):
@@ -153,10 +159,10 @@ class _Semantics:
                 self.number(scope, step.ml, "ml", low=0.0)
                 self.optional_place(scope, step.to, "to")
                 slot = self.farm.slot("watering_nozzle")
-                if slot is not None and slot.flow_ml_s is None:
+                if slot is not None and slot.flow_rate_ml_s is None:
                     self.problem(
                         scope,
-                        "the watering nozzle's slot has no `flow_ml_s`: "
+                        "the watering nozzle's slot has no `flow_rate_ml_s`: "
                         "measure it and add it to the farm map",
                     )
             case SowStep():
@@ -445,9 +451,7 @@ class _Semantics:
     def mark(self, step: MarkStep, scope: _Scope) -> None:
         if step.target.startswith("$"):
             self.place(scope, step.target, "target")
-        elif step.target not in [p.name for p in self.farm.plants] and not (
-            self.farm.place(step.target) and step.target.startswith("#")
-        ):
+        elif not isinstance(self.farm.place(step.target), Plant):
             names = [p.name for p in self.farm.plants] or ["(no plants in the farm map)"]
             self.problem(
                 scope, unknown(f"no plant is called {step.target!r}", step.target, names), "target"

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from potager.farm import FiniteFloat, PlantStage, ToolName
+from potager.farm import FiniteFloat, PlantStage, Tool
 
 VariableRef = Annotated[str, Field(pattern=r"^\$[A-Za-z_][A-Za-z0-9_]*$")]
 Number = FiniteFloat | VariableRef
@@ -128,12 +128,12 @@ class DetectStep(_Step):
 
 class MountToolStep(_Step):
     kind: Literal["mount_tool"]
-    tool: ToolName
+    tool: Tool
 
 
 class DismountToolStep(_Step):
     kind: Literal["dismount_tool"]
-    tool: ToolName | None = Field(default=None, description="default: the mounted tool")
+    tool: Tool | None = Field(default=None, description="default: the mounted tool")
 
 
 class Condition(BaseModel):
@@ -266,7 +266,7 @@ class SequenceDocument(SubSequence):
     name: str = "sequence"
     description: str = ""
     sequences: dict[str, SubSequence] = Field(default_factory=dict)
-    starts_with_tool: ToolName | None = Field(
+    starts_with_tool: Tool | None = Field(
         default=None, description="the tool already mounted when the sequence starts"
     )
     farm: dict[str, Any] | None = Field(default=None, description="a farm map (potager.farm)")

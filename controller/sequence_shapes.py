@@ -26,7 +26,8 @@ NESTED = {"if": ("then", "else"), "for_each": ("steps",)}
 def check_shapes(data: dict[str, Any], problems: list[Problem]) -> None:
     top = {key: value for key, value in data.items() if key not in ("steps", "sequences")}
     _model_problems(SequenceDocument, {**top, "steps": []}, (), "the file", problems)
-    _steps_shapes(data.get("steps"), ("steps",), "", problems, required=True)
+    if not _misspelt_steps(data, SequenceDocument):
+        _steps_shapes(data.get("steps"), ("steps",), "", problems, required=True)
     sequences = data.get("sequences", {})
     if isinstance(sequences, dict):
         for name, sub in sequences.items():
@@ -38,7 +39,22 @@ def check_shapes(data: dict[str, Any], problems: list[Problem]) -> None:
             _model_problems(
                 SubSequence, {**rest, "steps": []}, where, f"sequence {name!r}", problems
             )
-            _steps_shapes(sub.get("steps"), (*where, "steps"), f"{name}: ", problems, required=True)
+            if not _misspelt_steps(sub, SubSequence):
+                _steps_shapes(
+                    sub.get("steps"), (*where, "steps"), f"{name}: ", problems, required=True
+                )
+
+
+def _misspelt_steps(data: dict[str, Any], model: type[BaseModel]) -> bool:
+    """Whether `steps` is absent because a key already reported as unknown meant it."""
+    if "steps" in data:
+        return False
+    fields = [info.alias or name for name, info in model.model_fields.items()]
+    return any(
+        key not in fields
+        and difflib.get_close_matches(str(key), fields, n=1, cutoff=0.5) == ["steps"]
+        for key in data
+    )
 
 
 def _steps_shapes(
@@ -131,7 +147,7 @@ def _explain(model: type[BaseModel], detail: Any, where: DataPath, data: Any) ->
         return f"`{field_name}` must be a number or a $parameter, got {value!r}"
     if kind == "value_error":
         return f"`{field_name}`: {detail['ctx']['error']}"
-    if kind == "literal_error":
+    if kind in ("literal_error", "enum"):
         return f"`{field_name}` is {value!r}; valid: {detail['ctx']['expected']}"
     return f"`{field_name}`: {detail['msg']}, got {value!r}"
 

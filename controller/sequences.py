@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -270,6 +270,7 @@ class DryRun:
             "readings": self.record.readings,
             "messages": [f"{level}: {text}" for level, text in self.record.messages],
             "stages": self.record.stages,
+            "marks": [asdict(mark) for mark in self.record.marks],
             "watered_ml": self.record.watered_ml,
             "photos_mm": [list(position) for position in self.record.photos],
             "detections": self.record.detections,

@@ -3,7 +3,8 @@
 Tasks are grouped by the tool they need, so each tool is mounted once; the groups run with
 the tool already on the UTM first, then in the order the tasks first name them. Every tool
 change passes through the tool bay (dismount the current tool, mount the next). Inside a
-group the stops are ordered by `plan_tour` on the robot's travel-time metric.
+group the stops are ordered by `plan_tour` on the robot's travel-time metric, or by one of
+FarmBot's sorts when asked, so a benchmark can price the order FarmBot would run.
 
 Every stop is reached the same way, as FarmBot's safe-Z move does: rise to the profile's
 safe height, cross in X/Y, go down to the stop's Z, dwell, rise again. The down-and-up and
@@ -32,7 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from planner import PlannerError
 from planner.motion import TravelMetric, moves_time_s
+from planner.sorts import FARMBOT_SORTS, farmbot_order
 from planner.tour import check_on_bed, plan_tour
+from potager.farm import Tool as Tool
+from potager.farm import ToolSlot as ToolSlot
 from potager.robots import Axis, Coordinate, RobotProfile
 
 HOME = Coordinate(0.0, 0.0, 0.0)
@@ -40,43 +44,12 @@ FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 PointMm = tuple[FiniteFloat, FiniteFloat]
 
 
-class Tool(StrEnum):
-    """Tools that live in the bay; the camera rides on the gantry and is not one of them."""
-
-    SEEDER = "seeder"
-    WATERING_NOZZLE = "watering_nozzle"
-    WEEDER = "weeder"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
-
-
 # ----------------------------------------------------------------------- the tool bay
 
-
-class ToolSlot(BaseModel):
-    """Where a tool rests. The slot opens toward +X: tools slide in and pull out along X."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    tool: Tool
-    x_mm: FiniteFloat
-    y_mm: FiniteFloat
-    z_mm: FiniteFloat
-    flow_rate_ml_s: float | None = Field(
-        default=None, gt=0, description="what a watering nozzle delivers (FarmBot's flow rate)"
-    )
-
-    @model_validator(mode="after")
-    def _nozzle_has_a_flow_rate(self) -> ToolSlot:
-        if self.tool is Tool.WATERING_NOZZLE and self.flow_rate_ml_s is None:
-            raise ValueError("a watering nozzle needs its measured flow_rate_ml_s")
-        return self
-
-    @property
-    def position(self) -> Coordinate:
-        return Coordinate(self.x_mm, self.y_mm, self.z_mm)
+TASK_TOOLS: tuple[Tool, ...] = (Tool.SEEDER, Tool.WATERING_NOZZLE, Tool.WEEDER)
+"""The tools a task can need, in the order of FarmBot's seeded bay."""
+PLAN_ORDERS: tuple[str, ...] = ("planner", *FARMBOT_SORTS)
+"""What `plan_job` may order each tool group's stops by: our tour, or a FarmBot sort."""
 
 
 class ToolBay(BaseModel):
@@ -96,7 +69,7 @@ class ToolBay(BaseModel):
 
     @classmethod
     def seeded(
-        cls, tools: Sequence[Tool] = tuple(Tool), *, nozzle_flow_rate_ml_s: float | None = None
+        cls, tools: Sequence[Tool] = TASK_TOOLS, *, nozzle_flow_rate_ml_s: float | None = None
     ) -> ToolBay:
         """FarmBot's seeded layout: slot n at X 6, Y 100 + n*100, Z -340 (reference 2.4)."""
         return cls(
@@ -166,7 +139,11 @@ class WaterTask(_TaskBase):
 
     def dwell(self, bay: ToolBay) -> tuple[float, str]:
         flow_rate_ml_s = bay.slot_for(Tool.WATERING_NOZZLE).flow_rate_ml_s
-        assert flow_rate_ml_s is not None  # ToolSlot refuses a nozzle without one
+        if flow_rate_ml_s is None:
+            raise PlannerError(
+                f"task {self.name!r}: the watering nozzle's slot has no flow_rate_ml_s; "
+                "measure the nozzle's flow and give it to the bay"
+            )
         return self.ml / flow_rate_ml_s, f"water {self.ml:g} ml"
 
 
@@ -286,12 +263,18 @@ def plan_job(
     command_overhead_s: float = 0.0,
     budget_s: float | None = None,
     seed: int = 0,
+    order: str = "planner",
 ) -> JobPlan:
     """The moves that carry out `tasks` with as few tool changes and as little travel as we find.
 
     `mounted` is the tool on the UTM at `start_mm`. `end_parked` puts the last tool back in
-    its slot. `budget_s` bounds the ordering of each tool group (see `plan_tour`).
+    its slot. `budget_s` bounds the ordering of each tool group (see `plan_tour`). `order`
+    is "planner" (our travel-time tour) or a FarmBot sort (`planner.sorts`), e.g.
+    "xy_ascending", FarmBot's default, to price the order FarmBot would run; `seed` also
+    fixes its "random" sort.
     """
+    if order not in PLAN_ORDERS:
+        raise PlannerError(f"unknown stop order {order!r}; choose one of: {', '.join(PLAN_ORDERS)}")
     _check_names(tasks)
     _check_bay(bay, profile)
     groups = _tool_groups(tasks, mounted, profile, bay, keep_outs)
@@ -300,16 +283,20 @@ def plan_job(
     for number, (tool, stops) in enumerate(groups, start=1):
         if tool is not None and tool is not route.carried:
             route.change_tool(bay, tool)
-        last = number == len(groups)
-        order = plan_tour(
-            [(stop.x_mm, stop.y_mm) for stop in stops],
-            metric,
-            start_mm=(route.here.x_mm, route.here.y_mm),
-            end_mm=_parking_mm(bay, route.carried) if end_parked and last else None,
-            budget_s=budget_s,
-            seed=seed,
-        ).order
-        for index in order:
+        points_mm = [(stop.x_mm, stop.y_mm) for stop in stops]
+        if order == "planner":
+            last = number == len(groups)
+            visits = plan_tour(
+                points_mm,
+                metric,
+                start_mm=(route.here.x_mm, route.here.y_mm),
+                end_mm=_parking_mm(bay, route.carried) if end_parked and last else None,
+                budget_s=budget_s,
+                seed=seed,
+            ).order
+        else:
+            visits = farmbot_order(points_mm, order, seed=seed)
+        for index in visits:
             route.visit(stops[int(index)])
     if end_parked and route.carried is not None:
         route.dismount(bay, route.carried)

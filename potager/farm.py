@@ -9,15 +9,30 @@ id, so every entry may carry its `farmbot_id` and be found as `#<id>` (tools `to
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from potager.robots import Coordinate
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 PlantStage = Literal["planned", "planted", "sprouted", "active", "harvested", "removed", "pending"]
 PLANT_STAGES: tuple[str, ...] = PlantStage.__args__  # type: ignore[attr-defined]
 """FarmBot's plant stages (reference `farmbot.md` 3.1)."""
-ToolName = Literal["seeder", "watering_nozzle", "weeder", "soil_sensor"]
+
+
+class Tool(StrEnum):
+    """Tools that live in the bay; the camera rides on the gantry and is not one of them."""
+
+    SEEDER = "seeder"
+    WATERING_NOZZLE = "watering_nozzle"
+    WEEDER = "weeder"
+    SOIL_SENSOR = "soil_sensor"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
 
 
 class Point(BaseModel):
@@ -49,16 +64,29 @@ class PointGroup(BaseModel):
 
 
 class ToolSlot(BaseModel):
-    """Where a tool rests; the watering nozzle's slot records its measured flow rate."""
+    """Where a tool rests. The slot opens toward +X: tools slide in and pull out along X.
 
-    model_config = ConfigDict(extra="forbid")
+    The watering nozzle's slot records the nozzle's measured flow rate. A map may lack it
+    (FarmBot's tool records do not always carry one); whatever waters asks for it then.
+    """
 
-    tool: ToolName
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tool: Tool
     x_mm: FiniteFloat
     y_mm: FiniteFloat
     z_mm: FiniteFloat
-    flow_ml_s: float | None = Field(default=None, gt=0)
+    flow_rate_ml_s: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="what the watering nozzle delivers (FarmBot's flow rate)",
+    )
     farmbot_id: int | None = None
+
+    @property
+    def position(self) -> Coordinate:
+        return Coordinate(self.x_mm, self.y_mm, self.z_mm)
 
 
 class Farm(BaseModel):

@@ -135,7 +135,7 @@ def test_a_realistic_export_with_its_called_sequence_imports_and_dry_runs() -> N
     ]
     assert "F41 P7 V1 M0" in lines  # the simulator's pin 59 reads 0 < 300: Blink ran
     assert lines[-2:] == ["G00 X10.00 Y525.00 Z0.00", "G00 X0.00 Y0.00 Z0.00"]
-    assert run.record.stages == {"#41": "planted"}
+    assert run.record.stages == {"bean": "planted"}
     assert run.record.messages == [("success", "bean watered")]
 
 

@@ -16,7 +16,7 @@ farm:
   plants:
     - {name: lettuce, x_mm: 500, y_mm: 300, z_mm: -200}
   tool_slots:
-    - {tool: watering_nozzle, x_mm: 6, y_mm: 100, z_mm: -340, flow_ml_s: 10}
+    - {tool: watering_nozzle, x_mm: 6, y_mm: 100, z_mm: -340, flow_rate_ml_s: 10}
 """
 KINDS = (
     "move, find_home, set_home, calibrate, write_pin, read_pin, wait, water, sow, weed, "
@@ -112,6 +112,27 @@ BAD = [
 ]
 
 
+def test_meaning_is_checked_only_once_the_shapes_are_right() -> None:
+    text = FARM + (
+        "steps:\n"
+        "  - {kind: mount_tool, tool: watering_nozle}\n"
+        "  - {kind: water, ml: 20, to: letuce}\n"
+    )
+    with pytest.raises(SequenceError) as caught:
+        check_text(text, PROFILE)
+    assert caught.value.problems == [
+        "<text>:7:24: step 1 mount_tool: `tool` is 'watering_nozle'; "
+        "valid: 'seeder', 'watering_nozzle', 'weeder' or 'soil_sensor'"
+    ]
+    fixed = text.replace("watering_nozle", "watering_nozzle")
+    with pytest.raises(SequenceError) as caught:
+        check_text(fixed, PROFILE)
+    assert caught.value.problems == [
+        "<text>:8:27: step 2 water: 'letuce' is not in the farm map. "
+        "Did you mean `lettuce`? Valid: lettuce"
+    ]
+
+
 @pytest.mark.parametrize(("text", "message"), BAD)
 def test_a_bad_sequence_is_refused_with_line_column_step_and_fix(text: str, message: str) -> None:
     with pytest.raises(SequenceError) as caught:
@@ -140,7 +161,8 @@ def test_every_problem_of_a_file_is_listed_at_once() -> None:
 
 def test_a_mounted_tool_must_match_and_unknown_parameters_of_a_call_are_named() -> None:
     text = FARM.replace(
-        "flow_ml_s: 10}", "flow_ml_s: 10}\n    - {tool: weeder, x_mm: 6, y_mm: 200, z_mm: -340}"
+        "flow_rate_ml_s: 10}",
+        "flow_rate_ml_s: 10}\n    - {tool: weeder, x_mm: 6, y_mm: 200, z_mm: -340}",
     ) + (
         "starts_with_tool: weeder\n"
         "steps:\n"
@@ -219,5 +241,4 @@ def test_a_misspelt_top_level_key_is_named_with_a_suggestion() -> None:
     assert caught.value.problems == [
         "<text>:2:1: the file: `step` is not a field here. Did you mean `steps`? "
         "Valid: parameters, steps, name, description, sequences, starts_with_tool, farm",
-        "<text>:1:1: the file: `steps` must be a list of steps",
     ]

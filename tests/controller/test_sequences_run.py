@@ -6,6 +6,7 @@ import argparse
 import itertools
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from controller.gantry import Gantry
 from controller.link import LoopbackLink
-from controller.robot import Robot, RobotError
+from controller.robot import Robot, RobotError, StageMark
 from controller.sequence_load import SequenceError
 from controller.sequence_models import Detector, sequence_json_schema
 from controller.sequences import check_text, dry_run, load_sequence
@@ -38,7 +39,7 @@ farm:
   groups:
     - {name: lettuces, members: [lettuce 2, lettuce 1]}
   tool_slots:
-    - {tool: watering_nozzle, x_mm: 6, y_mm: 100, z_mm: -340, flow_ml_s: 10}
+    - {tool: watering_nozzle, x_mm: 6, y_mm: 100, z_mm: -340, flow_rate_ml_s: 10}
 steps:
   - {kind: mount_tool, tool: watering_nozzle}
   - kind: for_each
@@ -97,6 +98,31 @@ def test_a_dry_run_sends_the_expected_command_stream() -> None:
     assert run.record.stages == {"lettuce 1": "planted", "lettuce 2": "planted"}
 
 
+def test_marks_are_typed_records_with_the_plant_stage_and_time() -> None:
+    checked = check_text(GOOD, PROFILE)
+    run = dry_run(checked, PROFILE, firmware_for(PROFILE))
+    marks = run.record.marks
+    assert all(isinstance(mark, StageMark) for mark in marks)
+    assert [(mark.plant, mark.stage) for mark in marks] == [
+        ("lettuce 1", "planted"),
+        ("lettuce 2", "planted"),
+    ]
+    assert all(mark.at.tzinfo is UTC for mark in marks)
+    assert 0 < marks[0].clock_s < marks[1].clock_s < run.duration_s
+    assert run.summary()["marks"][0]["plant"] == "lettuce 1"
+
+
+def test_a_mark_names_the_plant_even_when_given_its_farmbot_id(robot: Robot) -> None:
+    noon = datetime(2025, 5, 1, 12, tzinfo=UTC)
+    robot.wall_clock = lambda: noon
+    mark = robot.mark("#12", "sprouted")
+    assert mark == StageMark("bean", "sprouted", noon, robot.gantry.link.clock.now_s(), 12)
+    assert robot.record.marks == [mark]
+    assert robot.record.stages == {"bean": "sprouted"}
+    with pytest.raises(RobotError, match="no plant is called 'pea'"):
+        robot.mark("pea", "planted")
+
+
 def test_a_dry_runs_duration_matches_the_motion_model_within_one_percent() -> None:
     run = dry_run(check_text(GOOD, PROFILE), PROFILE, firmware_for(PROFILE))
     moves = [Coordinate(0.0, 0.0, 0.0)]
@@ -137,10 +163,10 @@ def test_a_call_passes_its_parameters() -> None:
 @pytest.fixture
 def robot() -> Robot:
     farm = Farm(
-        plants=[Plant(name="bean", x_mm=300, y_mm=400, z_mm=-100)],
+        plants=[Plant(name="bean", x_mm=300, y_mm=400, z_mm=-100, farmbot_id=12)],
         groups=[PointGroup(name="beans", members=["bean"])],
         tool_slots=[
-            ToolSlot(tool="watering_nozzle", x_mm=6, y_mm=100, z_mm=-340, flow_ml_s=4),
+            ToolSlot(tool="watering_nozzle", x_mm=6, y_mm=100, z_mm=-340, flow_rate_ml_s=4),
             ToolSlot(tool="weeder", x_mm=6, y_mm=200, z_mm=-340),
         ],
     )
@@ -204,60 +230,6 @@ def test_cli_check_reports_ok_or_raises_with_the_messages(
     source.write_text("steps:\n  - {kind: wait, seconds: -1}\n")
     with pytest.raises(Exception, match=r"water.yaml:2:18: step 1 wait: `seconds` must be more"):
         _cli(["sequence", "check", str(source)])
-
-
-def _conforms(value: Any, schema: dict[str, Any], root: dict[str, Any]) -> bool:
-    """Enough of JSON Schema for the sequence schema ($ref, anyOf, objects, arrays, types)."""
-    if "$ref" in schema:
-        return _conforms(value, root["$defs"][schema["$ref"].split("/")[-1]], root)
-    choices: list[dict[str, Any]] | None = schema.get("anyOf", schema.get("oneOf"))
-    if choices is not None:
-        return any(_conforms(value, choice, root) for choice in choices)
-    if "const" in schema and value != schema["const"]:
-        return False
-    if "enum" in schema and value not in schema["enum"]:
-        return False
-    if "pattern" in schema and not (isinstance(value, str) and re.search(schema["pattern"], value)):
-        return False
-    types: dict[str, type | tuple[type, ...]] = {
-        "object": dict,
-        "array": list,
-        "string": str,
-        "number": (int, float),
-        "integer": int,
-        "boolean": bool,
-        "null": type(None),
-    }
-    kind = schema.get("type")
-    if kind and not isinstance(value, types[kind]):
-        return False
-    if kind == "object":
-        properties = schema.get("properties", {})
-        if any(key not in value for key in schema.get("required", [])):
-            return False
-        extra = schema.get("additionalProperties", True)
-        for key, item in value.items():
-            sub = properties.get(key, extra if isinstance(extra, dict) else {})
-            if (key not in properties and extra is False) or not _conforms(item, sub, root):
-                return False
-    if kind == "array":
-        return all(_conforms(item, schema.get("items", {}), root) for item in value)
-    return True
-
-
-def test_the_json_schema_accepts_a_good_document_and_rejects_a_bad_one() -> None:
-    schema = sequence_json_schema()
-    good = load_sequence_data(GOOD)
-    assert _conforms(good, schema, schema)
-    bad = {**good, "steps": [{"kind": "wait", "seconds": "soon"}]}
-    assert not _conforms(bad, schema, schema)
-    assert not _conforms({**good, "colour": "red"}, schema, schema)
-
-
-def load_sequence_data(text: str) -> Any:
-    import yaml
-
-    return yaml.safe_load(text)
 
 
 def test_load_sequence_reads_a_file(tmp_path: Path) -> None:

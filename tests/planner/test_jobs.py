@@ -6,12 +6,14 @@ import itertools
 from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
 from controller.gantry import Gantry
 from controller.link import LoopbackLink
 from planner import PlannerError
 from planner.jobs import (
+    PLAN_ORDERS,
     JobPlan,
     KeepOut,
     PhotographTask,
@@ -20,12 +22,15 @@ from planner.jobs import (
     Task,
     Tool,
     ToolBay,
+    ToolSlot,
     WaterTask,
     WeedTask,
     parse_tasks,
     plan_job,
 )
 from planner.motion import move_time_s
+from planner.sorts import FARMBOT_SORTS
+from potager import farm
 from potager.clock import VirtualClock
 from potager.robots import Coordinate, get_profile
 from sim.serve import firmware_for
@@ -240,3 +245,75 @@ def test_tasks_from_json_are_validated_at_the_boundary() -> None:
     assert [type(task) for task in tasks] == [WaterTask, PhotographTask]
     with pytest.raises(PlannerError, match="invalid task list"):
         parse_tasks([{"kind": "water", "name": "w", "points_mm": [[10, "nan"]], "z_mm": -1}])
+
+
+# ------------------------------------------------------------------- one tool slot
+
+
+def test_the_planner_and_the_farm_map_share_one_tool_slot() -> None:
+    assert ToolSlot is farm.ToolSlot and Tool is farm.Tool
+    slot = farm.ToolSlot(tool="watering_nozzle", x_mm=6, y_mm=100, z_mm=-340, flow_rate_ml_s=4)
+    bay = ToolBay(slots=(slot,))
+    assert bay.slot_for(Tool.WATERING_NOZZLE).position == Coordinate(6, 100, -340)
+
+
+def test_watering_with_a_nozzle_of_unknown_flow_rate_is_refused_when_planned() -> None:
+    bay = ToolBay.seeded()  # no flow rate: fine for every task but watering
+    sow = SowTask(name="sow", points_mm=[(500, 500)], z_mm=-450)
+    assert plan_job([sow], GENESIS, bay).tool_changes == 1
+    water = WaterTask(name="water", points_mm=[(400, 400)], z_mm=-300, ml=30)
+    with pytest.raises(PlannerError, match="task 'water': the watering nozzle's slot has no flow"):
+        plan_job([water], GENESIS, bay)
+
+
+# ------------------------------------------------------------------ FarmBot orders
+
+
+def random_weeds(count: int, seed: int) -> WeedTask:
+    points = np.random.default_rng(seed).uniform((50, 50), (2850, 1200), (count, 2))
+    return WeedTask(name="weeds", points_mm=[(x, y) for x, y in points.tolist()], z_mm=-480)
+
+
+def visited(job: JobPlan) -> list[tuple[float, float]]:
+    """The X/Y of each stop, in the order the plan works at them."""
+    return [
+        (step.x_mm, step.y_mm)
+        for step in job.steps
+        if step.kind is StepKind.WORK and step.z_mm != GENESIS.safe_z_mm
+    ]
+
+
+def test_plan_orders_are_the_planner_then_farmbots_sorts() -> None:
+    assert ("planner", *FARMBOT_SORTS) == PLAN_ORDERS
+    assert PLAN_ORDERS[1] == "xy_ascending"
+
+
+def test_xy_ascending_visits_the_stops_in_x_then_y_order() -> None:
+    weeds = WeedTask(
+        name="weeds", points_mm=[(900, 300), (100, 800), (900, 100), (100, 200)], z_mm=-480
+    )
+    job = plan([weeds], order="xy_ascending")
+    assert visited(job) == [(100, 200), (100, 800), (900, 100), (900, 300)]
+
+
+def test_every_farmbot_order_visits_every_stop_once() -> None:
+    weeds = random_weeds(30, seed=5)
+    for order in PLAN_ORDERS:
+        job = plan([weeds], order=order)
+        assert sorted(visited(job)) == sorted(weeds.points_mm), order
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_planners_order_is_never_slower_than_farmbots_default(seed: int) -> None:
+    weeds = random_weeds(100, seed)
+    ours = plan([weeds], end_parked=True)
+    farmbots = plan([weeds], end_parked=True, order="xy_ascending")
+    assert ours.duration_s <= farmbots.duration_s
+    assert ours.tool_changes == farmbots.tool_changes == 1
+
+
+def test_an_unknown_order_is_refused_naming_the_valid_ones() -> None:
+    with pytest.raises(PlannerError) as refused:
+        plan(garden_tasks(), order="zigzag")
+    assert "unknown stop order 'zigzag'" in str(refused.value)
+    assert ", ".join(PLAN_ORDERS) in str(refused.value)
