@@ -35,6 +35,8 @@ class Action:
     y_mm: float
     z_mm: float
     volume_ml: float = 0.0
+    tool: str | None = None
+    """the tool hanging from the UTM once the step is done (None: bare UTM)"""
 
 
 ActionListener = Callable[[Action], None]
@@ -85,6 +87,7 @@ def run_plan(
             step.y_mm,
             step.z_mm,
             volume_ml,
+            None if step.tool is None else step.tool.value,
         )
         actions.append(action)
         if on_action is not None:
