@@ -14,6 +14,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from potager.cli_sequence import add_sequence
@@ -68,16 +69,20 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _add_demo(commands: Any) -> None:
-    demo = commands.add_parser("demo", help="drive a simulated robot through the main job")
+    demo = commands.add_parser(
+        "demo", help="a month of a watering trial on a simulated robot, analysed at the end"
+    )
     demo.add_argument("--profile", choices=sorted(PROFILES), default="genesis-xl")
-    demo.add_argument("--time-scale", type=float, default=50.0, help="simulated clock speed-up")
+    demo.add_argument("--time-scale", type=float, default=600.0, help="simulated clock speed-up")
+    demo.add_argument("--days", type=int, default=30, help="how long the season lasts")
+    demo.add_argument("--out", type=Path, default=Path("var/demo"), help="folder for the results")
     demo.set_defaults(handler=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     from sim.demo import run_demo
 
-    run_demo(profile_name=args.profile, time_scale=args.time_scale, out=sys.stdout)
+    run_demo(args.out, args.profile, args.time_scale, args.days, out=sys.stdout)
     return 0
 
 

@@ -351,7 +351,7 @@ def _add_analyse(actions: Any) -> None:
 
 
 def _run_analyse(args: argparse.Namespace) -> int:
-    from trials.analysis import compare
+    from trials.analysis import compare, format_anova
 
     records = _read_records(args.data)
     if args.design == "strip-trial":
@@ -380,7 +380,7 @@ def _run_analyse(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(_anova_text(result))
+    print(format_anova(result))
     print(f"\nmeans of {factor} (± standard error, n)")
     for mean in result.means(factor):
         print(f"  {mean.level:<16}{mean.mean:12.4g} ± {mean.se:<10.3g} {mean.n}")
@@ -475,25 +475,6 @@ def _sed_text(result: AnovaResult, factor: str) -> str:
     low, high = float(between.min()), float(between.max())
     spread = f"{low:.4g}" if np.isclose(low, high) else f"{low:.4g} to {high:.4g}"
     return f"standard error of a difference (SED) between two {factor} means: {spread}"
-
-
-def _anova_text(result: AnovaResult) -> str:
-    lines = [
-        f"{result.design}: {result.response_name}",
-        f"{'stratum':<12}{'source':<20}{'df':>5}{'SS':>14}{'MS':>14}{'F':>10}{'p':>10}",
-    ]
-    for row in result.table:
-        f = "" if row.f is None else f"{row.f:10.3f}"
-        p = "" if row.p is None else f"{row.p:10.4f}"
-        lines.append(
-            f"{row.stratum:<12}{row.source:<20}{row.df:>5}{row.ss:14.4f}{row.ms:14.4f}{f:>10}{p:>10}"
-        )
-    lines.append(
-        f"grand mean {result.grand_mean:.4g}, CV {result.cv_percent:.2f} %, "
-        f"residual SD {result.residual_sd:.4g}"
-    )
-    lines += [f"SED {sed.kind}: {sed.sed:.4g}" for sed in result.sed]
-    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- export
@@ -613,7 +594,7 @@ def _add_create(actions: Any) -> None:
 def _run_create(args: argparse.Namespace) -> int:
     from trials.export import design_book, read_field_book_csv
     from trials.plots import BedArea, Spacing, lay_out
-    from trials.store import BedIn, PlotIn, SiteIn, TreatmentIn, TrialIn
+    from trials.store import store_laid_out_trial
 
     plots = read_field_book_csv(args.book)
     size_x_mm, size_y_mm = _size_mm(args.bed_size, "--bed-size")
@@ -627,32 +608,17 @@ def _run_create(args: argparse.Namespace) -> int:
         length_mm,
         Spacing(gap_x_mm, gap_y_mm, args.border),
     )
-    store = _store(args)
-    site_id = store.site_id(args.site) or store.create_site(SiteIn(name=args.site))
-    bed_id = store.create_bed(
-        BedIn(site_id=site_id, name=args.bed, size_x_mm=size_x_mm, size_y_mm=size_y_mm)
+    store_laid_out_trial(
+        _store(args),
+        name=args.name,
+        site=args.site,
+        bed=args.bed,
+        bed_size_mm=(size_x_mm, size_y_mm),
+        book=book,
+        rectangles=rectangles,
+        seed=args.seed,
     )
-    treatments = {p.treatment: TreatmentIn(label=p.treatment, levels=p.factors, is_check=p.check)
-                  for p in book.plots}  # fmt: skip
-    trial_id = store.create_trial(
-        TrialIn(
-            name=args.name,
-            design=args.design,
-            seed=args.seed,
-            factors=book.factors,
-            treatments=list(treatments.values()),
-        )
-    )
-    records = [
-        PlotIn(
-            plot=p.plot, block=p.block, row=p.row, col=p.col, treatment=p.treatment,
-            check=p.check, x_min_mm=r.x_min_mm, x_max_mm=r.x_max_mm,
-            y_min_mm=r.y_min_mm, y_max_mm=r.y_max_mm,
-        )
-        for p, r in zip(book.plots, rectangles, strict=True)
-    ]  # fmt: skip
-    store.add_plots(trial_id, bed_id, records)
-    print(f"trial {args.name!r}: {len(records)} plots on {args.site}/{args.bed}")
+    print(f"trial {args.name!r}: {len(rectangles)} plots on {args.site}/{args.bed}")
     return 0
 
 

@@ -2,9 +2,11 @@
 
 A robot runs on `SystemClock`. The simulator and the tests run faster than real time:
 `ScaledClock` runs k times faster than the wall clock (for threads talking over a real
-pseudo-terminal), `VirtualClock` only moves when told to (for in-process simulations,
-which jump straight to the next event). The controller converts its timeouts through the
-clock it was given, so a move that takes 30 s of robot time waits 0.3 s at 100x.
+pseudo-terminal), `FastForwardClock` does too but jumps over long waits (a simulated month
+on a real pseudo-terminal, idle nights skipped), `VirtualClock` only moves when told to
+(for in-process simulations, which jump straight to the next event). The controller
+converts its timeouts through the clock it was given, so a move that takes 30 s of robot
+time waits 0.3 s at 100x.
 
 These live in the shared vocabulary rather than in `sim/` because the controller's link
 and scheduler need them and must not import the simulator.
@@ -65,6 +67,33 @@ class ScaledClock:
 
     def wall_timeout_s(self, duration_s: float) -> float:
         return max(duration_s, 0.0) / self.scale
+
+
+class FastForwardClock(ScaledClock):
+    """A `ScaledClock` whose long sleeps are jumps: time skips ahead at once.
+
+    Sleeps of `jump_from_s` clock seconds or more (a scheduler waiting for tomorrow's
+    watering) move the clock forward immediately; shorter ones (a valve held, a link
+    reconnecting) pass at the scaled pace. Only the thread that drives the robot sleeps that
+    long, and nothing happens on the robot meanwhile, so the jump loses nothing; the
+    simulated firmware, on the same clock, sees the time pass at once.
+    """
+
+    def __init__(self, scale: float = 1.0, jump_from_s: float = 60.0) -> None:
+        super().__init__(scale)
+        self.jump_from_s = jump_from_s
+        self._skipped_s = 0.0
+        self._lock = threading.Lock()
+
+    def now_s(self) -> float:
+        return super().now_s() + self._skipped_s
+
+    def sleep(self, duration_s: float) -> None:
+        if duration_s < self.jump_from_s:
+            super().sleep(duration_s)
+            return
+        with self._lock:
+            self._skipped_s += duration_s
 
 
 class VirtualClock:

@@ -234,6 +234,7 @@ class VirtualFarmduino:
         self._out = bytearray()
         self._handlers = self._handler_table()
         self._now_s = min(0.0, boot_at_s)
+        self._horizon_s = self._now_s
         self._power_on(boot_at_s)
 
     # ------------------------------------------------------------------ public driving
@@ -374,6 +375,7 @@ class VirtualFarmduino:
         self._guards_loaded_s = at_s + STARTUP_S
 
     def _run_until(self, now_s: float) -> None:
+        self._horizon_s = max(self._horizon_s, now_s)
         while scheduled := self._scheduled():
             time_s, action = min(scheduled, key=lambda item: item[0])
             if time_s > now_s:
@@ -411,7 +413,9 @@ class VirtualFarmduino:
         self._emit(self._position_report(q=0))
         if not self.configured:
             self._emit(NotConfigured(q=0))
-        self._last_activity_s = self._now_s
+        # After a clock jump (a simulated night), the reports that fell inside it merge into
+        # this one and the next at the jump's end: a day's jump must not replay 170,000.
+        self._last_activity_s = max(self._now_s, self._horizon_s - self._idle_report_s)
 
     # ----------------------------------------------------------------------- output
 

@@ -270,6 +270,26 @@ class AnovaResult:
         return self.factors[factor]
 
 
+def format_anova(result: AnovaResult) -> str:
+    """The ANOVA table as fixed-width text, with the grand mean, CV and SEDs under it."""
+    lines = [
+        f"{result.design}: {result.response_name}",
+        f"{'stratum':<12}{'source':<20}{'df':>5}{'SS':>14}{'MS':>14}{'F':>10}{'p':>10}",
+    ]
+    for row in result.table:
+        f = "" if row.f is None else f"{row.f:10.3f}"
+        p = "" if row.p is None else f"{row.p:10.4f}"
+        lines.append(
+            f"{row.stratum:<12}{row.source:<20}{row.df:>5}{row.ss:14.4f}{row.ms:14.4f}{f:>10}{p:>10}"
+        )
+    lines.append(
+        f"grand mean {result.grand_mean:.4g}, CV {result.cv_percent:.2f} %, "
+        f"residual SD {result.residual_sd:.4g}"
+    )
+    lines += [f"SED {sed.kind}: {sed.sed:.4g}" for sed in result.sed]
+    return "\n".join(lines)
+
+
 def compare(
     result: AnovaResult,
     factor: str,

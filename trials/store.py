@@ -49,6 +49,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from potager.db import Base, UTCDateTime, run_in_transaction, utc_now
 from trials import TrialError
+from trials.design import FieldBook
+from trials.plots import PlotRectangle
 
 Scale = Literal["numeric", "ordinal", "categorical", "date"]
 RecorderKind = Literal["robot", "person", "import"]
@@ -784,6 +786,55 @@ class TrialStore:
 
 
 # --- transaction helpers ----------------------------------------------------------------
+
+
+def store_laid_out_trial(
+    store: TrialStore,
+    *,
+    name: str,
+    site: str,
+    bed: str,
+    bed_size_mm: tuple[float, float],
+    book: FieldBook,
+    rectangles: Sequence[PlotRectangle],
+    seed: int | None = None,
+) -> int:
+    """A field book laid onto a bed, stored as a new trial (the site made if new); its id.
+
+    `rectangles` are the book's plots on the bed, in book order (`trials.plots.lay_out`).
+    """
+    if len(rectangles) != len(book.plots):
+        raise TrialError(
+            f"{len(book.plots)} plots in the book but {len(rectangles)} rectangles: lay out "
+            "the same book"
+        )
+    site_id = store.site_id(site) or store.create_site(SiteIn(name=site))
+    bed_id = store.create_bed(
+        BedIn(site_id=site_id, name=bed, size_x_mm=bed_size_mm[0], size_y_mm=bed_size_mm[1])
+    )
+    treatments = {
+        p.treatment: TreatmentIn(label=p.treatment, levels=p.factors, is_check=p.check)
+        for p in book.plots
+    }
+    trial_id = store.create_trial(
+        TrialIn(
+            name=name,
+            design=book.design,
+            seed=book.seed if seed is None else seed,
+            factors=book.factors,
+            treatments=list(treatments.values()),
+        )
+    )
+    records = [
+        PlotIn(
+            plot=p.plot, block=p.block, row=p.row, col=p.col, treatment=p.treatment,
+            check=p.check, x_min_mm=r.x_min_mm, x_max_mm=r.x_max_mm,
+            y_min_mm=r.y_min_mm, y_max_mm=r.y_max_mm,
+        )
+        for p, r in zip(book.plots, rectangles, strict=True)
+    ]  # fmt: skip
+    store.add_plots(trial_id, bed_id, records)
+    return trial_id
 
 
 def _added(session: Session, row: RowT) -> RowT:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.sim.harness import Board, booted
@@ -19,3 +21,9 @@ def board() -> Board:
     configured = booted()
     configured.configure()
     return configured
+
+
+@pytest.fixture(scope="session")
+def sim_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache of the simulator's vision models for every season test of the session."""
+    return tmp_path_factory.mktemp("sim-models")

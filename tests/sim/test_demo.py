@@ -1,28 +1,44 @@
-"""The main job: a simulated robot driven through a real pty, watered stops, valve closed."""
+"""The main job, shortened to a week: the real controller over a real pty, schedules, vision,
+trial store and analysis, with every result file written."""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
-from potager.robots import get_profile
-from sim.demo import demo_stops, run_demo
+from controller.action_journal import ActionJournal
+from potager.db import make_engine, session_factory
+from sim.demo import run_demo
+from sim.season import ROBOT_ID
 
 
-def test_the_demo_waters_every_stop_and_closes_the_valve() -> None:
+def test_a_week_of_the_demo_runs_every_job_over_the_pty(tmp_path: Path) -> None:
     out = io.StringIO()
-    figures = run_demo(profile_name="genesis", time_scale=400, out=out)
+    report = run_demo(tmp_path / "demo", days=8, out=out)
     text = out.getvalue()
-    assert figures["stops"] == 6
-    assert text.count("watered 2 s") == 6
-    assert "valve closed: yes" in text
-    assert "configuration uploaded" in text
-    # the robot's clock ran for the travel the motion model predicts, and much faster than real time
-    assert figures["robot_s"] > 100
-    assert figures["wall_s"] < figures["robot_s"] / 20
+    assert "ttyFARMDUINO" in text  # a real pseudo-terminal, opened with pyserial
+    jobs = report.work.runs_by_job
+    assert set(jobs) == {"sow", "water", "weed", "canopy"}
+    assert all(set(outcomes) == {"done"} for outcomes in jobs.values()), jobs
+    assert jobs["water"]["done"] == 4 and jobs["canopy"]["done"] == 2
+    assert report.work.actions["sow"] == 64
+    # every watering gave each plant its regime's millilitres: 4 x 4 plants x (0+40+120+250)
+    assert report.work.water_ml == 4 * 4 * 4 * (0 + 40 + 120 + 250)
+    assert report.crops_struck == 0
+    for name in ("anova.txt", "canopy_means.png", "canopy_field_map.png", "summary.txt"):
+        assert (tmp_path / "demo" / name).stat().st_size > 0
+    assert "ANOVA: canopy_cover_d6: treatment F(3, 9)" in text
+    assert text.count(" water: given_ml 6560.0") == 4
+    # what the journal holds is what the summary says, each action once
+    sessions = session_factory(make_engine(f"sqlite:///{tmp_path / 'demo' / 'potager.sqlite3'}"))
+    actions = ActionJournal(sessions).actions(robot_id=ROBOT_ID)
+    assert len({(a.run_id, a.step) for a in actions}) == len(actions)
+    assert sum(a.volume_ml for a in actions) == report.work.water_ml
+    # far faster than the robot's own time
+    assert report.wall_s < report.work.moving_s / 10
 
 
-def test_demo_stops_stay_on_the_bed() -> None:
-    profile = get_profile("express")
-    for stop in demo_stops(profile, count=7):
-        assert 0 < stop.x_mm < profile.length_x_mm
-        assert 0 < stop.y_mm < profile.length_y_mm
+def test_running_the_demo_again_starts_from_a_clean_database(tmp_path: Path) -> None:
+    first = run_demo(tmp_path, days=2, out=io.StringIO())
+    second = run_demo(tmp_path, days=2, out=io.StringIO())
+    assert first.work.actions["sow"] == second.work.actions["sow"] == 64

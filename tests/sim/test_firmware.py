@@ -592,6 +592,16 @@ def test_serial_input_postpones_the_idle_report(blank: Board) -> None:
     assert blank.run_until(1.0)[0] == "R00 Q0"
 
 
+def test_a_clock_jump_merges_the_idle_reports_it_skipped(board: Board) -> None:
+    """A host that jumps a simulated night ahead gets two reports, not 172,800."""
+    board.run_for(1.0)
+    night_end_s = board.now_s + 86_400.0
+    sent = board.firmware.advance(night_end_s).decode()
+    assert sent.count("R00 Q0") == 2  # the first one due, and one as the jump ends
+    assert board.firmware.advance(night_end_s + 0.49).decode() == ""
+    assert board.firmware.advance(night_end_s + 0.5).decode().count("R00 Q0") == 1
+
+
 def test_report_periods_must_be_positive() -> None:
     with pytest.raises(SimulatorError, match="positive"):
         VirtualFarmduino(report_interval_s=0)
