@@ -1,5 +1,5 @@
 """Run every benchmark: `python -m bench [NAME ...] [--quick]` (names: link, planner, vision,
-design, analysis).
+design, analysis, season).
 
 `--quick` sets POTAGER_BENCH_QUICK=1: benchmarks that know it run a smaller set for
 fast iteration (the planner: N = 50 and 200 only).
@@ -10,7 +10,14 @@ from __future__ import annotations
 import os
 import sys
 
-from bench import bench_analysis, bench_design, bench_link, bench_planner, bench_vision
+from bench import (
+    bench_analysis,
+    bench_design,
+    bench_link,
+    bench_planner,
+    bench_season,
+    bench_vision,
+)
 
 BENCHMARKS = {
     "link": bench_link.main,
@@ -18,6 +25,7 @@ BENCHMARKS = {
     "vision": bench_vision.main,
     "design": bench_design.main,
     "analysis": bench_analysis.main,
+    "season": bench_season.main,
 }
 
 

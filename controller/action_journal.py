@@ -148,6 +148,7 @@ class ActionView:
             self.z_mm,
             self.volume_ml,
             self.tool,
+            self.detail,
         )
 
 
@@ -199,7 +200,7 @@ class ActionJournal:
 
         return run_in_transaction(self._sessions, work)
 
-    def record(self, run_id: int, action: Action, now: datetime, detail: str = "") -> None:
+    def record(self, run_id: int, action: Action, now: datetime) -> None:
         """Commit `action` now; the same step again is a no-op if identical, else refused."""
 
         def work(session: Session) -> None:
@@ -215,12 +216,12 @@ class ActionJournal:
                 )
             )
             if kept is None:
-                session.add(_record(run, action, detail, now))
-            elif (_view(kept).action(), kept.detail) != (action, detail):
+                session.add(_record(run, action, now))
+            elif _view(kept).action() != action:
                 raise ActionJournalError(
                     f"run {run_id} step {action.step} is already recorded as "
-                    f"{_describe(_view(kept).action(), kept.detail)}, not "
-                    f"{_describe(action, detail)}: a step is recorded once"
+                    f"{_describe(_view(kept).action())}, not {_describe(action)}: "
+                    "a step is recorded once"
                 )
 
         run_in_transaction(self._sessions, work)
@@ -336,7 +337,7 @@ def _locked_run(session: Session, run_id: int) -> JobRun:
     return run
 
 
-def _record(run: JobRun, action: Action, detail: str, now: datetime) -> ActionRecord:
+def _record(run: JobRun, action: Action, now: datetime) -> ActionRecord:
     return ActionRecord(
         run_id=run.id,
         robot_id=run.robot_id,
@@ -349,17 +350,17 @@ def _record(run: JobRun, action: Action, detail: str, now: datetime) -> ActionRe
         z_mm=action.z_mm,
         volume_ml=action.volume_ml,
         tool=action.tool,
-        detail=detail,
+        detail=action.detail,
         at=now,
     )
 
 
-def _describe(action: Action, detail: str) -> str:
+def _describe(action: Action) -> str:
     where = f"({action.x_mm:g}, {action.y_mm:g}, {action.z_mm:g}) mm"
     what = f"{action.kind} of task {action.task!r} point {action.point_index} at {where}"
     extras = [f"{action.volume_ml:g} ml"] if action.volume_ml else []
     extras += [f"tool {action.tool}"] if action.tool else []
-    extras += [repr(detail)] if detail else []
+    extras += [repr(action.detail)] if action.detail else []
     return ", ".join([what, *extras])
 
 

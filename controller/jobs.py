@@ -37,6 +37,8 @@ class Action:
     volume_ml: float = 0.0
     tool: str | None = None
     """the tool hanging from the UTM once the step is done (None: bare UTM)"""
+    detail: str = ""
+    """what the numbers do not say: a plant's new stage, a message"""
 
 
 ActionListener = Callable[[Action], None]

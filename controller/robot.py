@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from controller.gantry import Gantry
+from controller.jobs import Action, ActionListener
 from controller.link import LoopbackLink
 from controller.protocol import ControllerError, PinMode
 from controller.sequence_models import Detector
@@ -80,13 +81,18 @@ class Robot:
         tool: str | None = None,
         detectors: Mapping[str, Detector] | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_action: ActionListener | None = None,
     ) -> None:
+        """`on_action` hears each gardening act once done (water with its millilitres, a
+        seed sown, a weeder strike, a photo, a tool change, a mark), for a journal."""
         self.gantry = gantry
         self.farm = farm or Farm()
         self.tool = tool
         self.detectors = dict(detectors or {})
         self.wall_clock = wall_clock
         self.record = RunRecord()
+        self._on_action = on_action
+        self._acts = 0
 
     @property
     def position(self) -> Coordinate:
@@ -158,6 +164,7 @@ class Robot:
         duration_s = ml / slot.flow_rate_ml_s
         self.gantry.hold_pin(self.gantry.profile.water_valve_pin, duration_s)
         self.record.watered_ml += ml
+        self._report("water", to, volume_ml=ml)
         return duration_s
 
     def sow(self, tray: str, to: str, depth: float = 5.0) -> None:
@@ -169,6 +176,7 @@ class Robot:
         spot = self.where(to)
         self.gantry.move_to(spot.x_mm, spot.y_mm, spot.z_mm - depth, safe_z=True)
         self.gantry.write_pin(vacuum, 0)
+        self._report("sow", to)
         self.gantry.move_to(z_mm=self.gantry.profile.safe_z_mm)
 
     def weed(self, to: str, depth: float = 20.0) -> None:
@@ -176,6 +184,7 @@ class Robot:
         self._need_tool("weeder")
         spot = self.where(to)
         self.gantry.move_to(spot.x_mm, spot.y_mm, spot.z_mm - depth, safe_z=True)
+        self._report("weed", to)
         self.gantry.move_to(z_mm=self.gantry.profile.safe_z_mm)
 
     def take_photo(self, to: str | None = None) -> Coordinate:
@@ -183,6 +192,7 @@ class Robot:
         if to is not None:
             self.move(to=to, safe_z=True)
         self.record.photos.append(self.position)
+        self._report("photograph", to)
         return self.position
 
     def detect(self, function: str, **arguments: Any) -> Any:
@@ -206,6 +216,7 @@ class Robot:
         self.gantry.move_to(x_mm=slot.x_mm + PULL_OUT_MM)
         self.gantry.move_to(z_mm=safe_z)
         self.tool = tool
+        self._report("tool_change", detail=f"mounted the {tool}")
 
     def dismount_tool(self, tool: str | None = None) -> None:
         """In front of the slot, down, slide in along -X, up: the slot's lip keeps the tool."""
@@ -216,6 +227,7 @@ class Robot:
         self.gantry.move_to(x_mm=slot.x_mm)
         self.gantry.move_to(z_mm=self.gantry.profile.safe_z_mm)
         self.tool = None
+        self._report("tool_change", detail=f"dismounted the {slot.tool.value}")
 
     # -- records ---------------------------------------------------------------------
 
@@ -237,7 +249,22 @@ class Robot:
             plant.name, stage, self.wall_clock(), self.gantry.link.clock.now_s(), plant.farmbot_id
         )
         self.record.marks.append(mark)
+        self._report("mark", plant.name, detail=stage)
         return mark
+
+    def _report(
+        self, kind: str, task: str | None = None, volume_ml: float = 0.0, detail: str = ""
+    ) -> None:
+        if self._on_action is None:
+            return
+        self._acts += 1
+        here = self.position
+        self._on_action(
+            Action(
+                self._acts, kind, task, None, here.x_mm, here.y_mm, here.z_mm, volume_ml,
+                self.tool, detail,
+            )
+        )  # fmt: skip
 
     def where(self, name: str) -> Point | ToolSlot:
         """The farm map's place or tool slot called `name`."""

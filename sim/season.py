@@ -25,11 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from controller.action_journal import ActionJournal
 from controller.bed_jobs import Capture
 from controller.gantry import Gantry
-from controller.jobs import Action
+from controller.job_runner import Equipment, JobRunner, TrialField, TrialWork
+from controller.jobs import Action, ActionListener
 from controller.link import LoopbackLink, SerialLink
 from controller.schedule_rules import EventRule, RegimenItem, RegimenRule
 from controller.scheduler import JobContext, RunJob, Scheduler, ScheduleStore
-from controller.trial_runner import Equipment, TrialField, TrialJobs
 from planner.jobs import ToolBay
 from potager.clock import Clock, FastForwardClock, VirtualClock
 from potager.db import make_engine, session_factory, upgrade_database
@@ -92,6 +92,14 @@ class SeasonConfig(BaseModel):
     camera_height_px: int = 480
     camera_mm_per_px: float = 1.0
     seed: int = 1
+
+    def camera(self) -> CameraModel:
+        """The robot's camera, looking straight down from the top of its Z travel."""
+        return CameraModel(
+            width_px=self.camera_width_px,
+            height_px=self.camera_height_px,
+            mm_per_px=self.camera_mm_per_px,
+        )
 
     @model_validator(mode="after")
     def _canopy_within_the_season(self) -> Self:
@@ -310,7 +318,7 @@ class Season:
             rectangles=rectangles,
         )
         points = sowing_points(rectangles, config.plant_spacing_mm, config.plant_spacing_mm)
-        self.field = TrialField(
+        field = TrialField(
             trial_id,
             tuple(rectangles),
             tuple(points),
@@ -321,15 +329,10 @@ class Season:
             f"trial: {len(config.ml_by_treatment)} watering regimes x {config.blocks} blocks "
             f"(RCBD, seed {config.seed}), {len(points)} plants on a {self.profile.name} bed"
         )
-        camera = CameraModel(
-            width_px=config.camera_width_px,
-            height_px=config.camera_height_px,
-            mm_per_px=config.camera_mm_per_px,
-        )
+        camera = config.camera()
         colours, crop_weed = sim_vision_models(camera, 0.0, seed=config.seed, cache_dir=models_dir)
         self.world = SimulatedBed(self.profile, clock, config.seed)
-        self.equipment = Equipment(
-            bay=ToolBay.seeded(nozzle_flow_rate_ml_s=config.nozzle_flow_ml_s),
+        equipment = Equipment(
             camera=camera,
             capture=self.world.capture(camera),
             colours=colours,
@@ -337,6 +340,8 @@ class Season:
             sow_z_mm=config.soil_z_mm,
             weed_z_mm=config.soil_z_mm - 10.0,
         )
+        self.trial = TrialWork(field, equipment, self.trials)
+        self.bay = ToolBay.seeded(nozzle_flow_rate_ml_s=config.nozzle_flow_ml_s)
         midnight = datetime.combine(config.start, datetime.min.time(), ZoneInfo(config.zone))
         self.start_utc = midnight.astimezone(UTC)
         self.end_utc = self.start_utc + timedelta(days=config.days)
@@ -353,22 +358,29 @@ class Season:
         """The simulated wall time (UTC)."""
         return self.epoch + timedelta(seconds=self.clock.now_s())
 
-    def jobs(self, gantry: Gantry, order: str = "planner") -> TrialJobs:
-        """The trial's jobs on this gantry, heard by the bed."""
-        return TrialJobs(
+    def jobs(
+        self, gantry: Gantry, order: str = "planner", also: ActionListener | None = None
+    ) -> JobRunner:
+        """The trial's jobs on this gantry, heard by the bed (and then by `also`)."""
+
+        def hear(action: Action) -> None:
+            self.world.on_action(action)
+            if also is not None:
+                also(action)
+
+        return JobRunner(
             gantry,
             self.clock,
-            self.field,
-            self.equipment,
+            self.bay,
             self.journal,
-            self.trials,
             ROBOT_ID,
             self.now,
+            trial=self.trial,
             order=order,
-            on_action=self.world.on_action,
+            on_action=hear,
         )
 
-    def scheduler(self, jobs: TrialJobs, run_job: RunJob | None = None) -> Scheduler:
+    def scheduler(self, jobs: JobRunner, run_job: RunJob | None = None) -> Scheduler:
         """The robot's scheduler on the season's journal, paused by the robot's e-stop;
         `run_job` defaults to `jobs`, saying what each one did."""
         scheduler = Scheduler(
@@ -387,7 +399,7 @@ class Season:
         """Analyse the last canopy measurement and write everything into `out_dir`."""
         self.world.bed.advance_to(self.clock.now_s())
         last = canopy_variable(max(self.config.canopy_days))
-        analysis = analyse(self.trials, self.field.trial_id, last)
+        analysis = analyse(self.trials, self.trial.field.trial_id, last)
         files = write_outputs(out_dir, analysis, self.journal, ROBOT_ID)
         grid = {p.plot: (p.row, p.col) for p in self.book.plots}
         files.append(write_field_map(out_dir, analysis, grid))
@@ -396,7 +408,7 @@ class Season:
             work=robot_work(self.journal, self.schedule_store, ROBOT_ID, self.profile),
             analysis=analysis,
             weeds_removed=self.world.bed.weeds_removed,
-            weeds_left=self.world.weeds_in(self.field.area_mm),
+            weeds_left=self.world.weeds_in(self.trial.field.area_mm),
             crops_struck=self.world.bed.crops_struck,
             out_dir=out_dir,
             files=[*files, out_dir / "summary.txt"],
@@ -448,7 +460,7 @@ class _Progress:
         if self._out is not None:
             print(f"[{time.monotonic() - self._start_s:5.1f} s] {text}", file=self._out, flush=True)
 
-    def wrap(self, jobs: TrialJobs, zone: str) -> RunJob:
+    def wrap(self, jobs: JobRunner, zone: str) -> RunJob:
         """The scheduler's run_job, saying what each job did when it ends."""
 
         def run(name: str, params: Mapping[str, Any], context: JobContext) -> dict[str, Any]:

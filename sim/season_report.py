@@ -53,6 +53,7 @@ class RobotWork:
     actions: Counter[str]
     busy_s: float
     moving_s: float
+    moving_s_by_job: dict[str, float]
     water_ml: float
     weeds_struck: int
     runs_by_job: dict[str, Counter[str]]
@@ -80,14 +81,21 @@ def robot_work(
     motion model: what the robot needs, whatever the computer simulating it did meanwhile.
     """
     actions = journal.actions(robot_id=robot_id)
+    runs = journal.runs(robot_id)
     busy_s = sum(
         (run.finished_at - run.started_at).total_seconds()
-        for run in journal.runs(robot_id)
+        for run in runs
         if run.finished_at is not None
     )
     corners = np.array([(0.0, 0.0, 0.0)] + [(a.x_mm, a.y_mm, a.z_mm) for a in actions])
     legs_s = moves_time_s(profile, np.diff(corners, axis=0))
     moving = np.array([action.kind in MOVES for action in actions], dtype=bool)
+    job_of_run = {run.id: run.job for run in runs}
+    by_job: dict[str, float] = {}
+    for action, leg_s, moved in zip(actions, legs_s, moving, strict=True):
+        if moved:
+            job = job_of_run[action.run_id]
+            by_job[job] = by_job.get(job, 0.0) + float(leg_s)
     outcomes: dict[str, Counter[str]] = {}
     for execution in schedules.journal(robot_id):
         outcomes.setdefault(execution.job, Counter())[execution.outcome or "running"] += 1
@@ -96,6 +104,7 @@ def robot_work(
         actions=kinds,
         busy_s=busy_s,
         moving_s=float(legs_s[moving].sum()),
+        moving_s_by_job=by_job,
         water_ml=sum(action.volume_ml for action in actions),
         weeds_struck=kinds["weed"],
         runs_by_job=outcomes,

@@ -260,6 +260,9 @@ class CropWeedModel:
         forest.setMaxDepth(TREE_DEPTH)
         forest.setMinSampleCount(5)
         forest.setTermCriteria((cv2.TERM_CRITERIA_MAX_ITER, TREES, 0))
+        # the forest draws its bootstrap samples from OpenCV's process-wide generator: seed
+        # it, or the model depends on whatever was trained before in the same process
+        cv2.setRNGSeed(seed)
         forest.train(examples.features, cv2.ml.ROW_SAMPLE, examples.classes)
         return cls(forest, uses_sowing_map)
 

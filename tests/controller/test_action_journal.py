@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -49,8 +50,9 @@ def journal(database_url: str) -> Iterator[ActionJournal]:
 def test_recorded_actions_come_back_in_step_order_with_their_run(journal: ActionJournal) -> None:
     run_id = journal.start_run("bot-1", "water", {"plot": 101}, at(0))
     done = [travel(1), water(2, 1), Action(3, "weed", "weeds", 4, 5.0, 6.0, -80.0)]
+    done[2] = replace(done[2], detail="stage 3")
     for second, action in enumerate(done, start=1):
-        journal.record(run_id, action, at(second), detail="stage 3" if second == 3 else "")
+        journal.record(run_id, action, at(second))
     journal.finish_run(run_id, "done", at(10), "all plots watered")
     recorded = journal.actions(run_id=run_id)
     assert [view.action() for view in recorded] == done
@@ -73,7 +75,7 @@ def test_the_same_step_again_is_a_no_op_and_a_different_one_is_refused(
     with pytest.raises(ActionJournalError, match=rf"run {run_id} step 1 is already recorded"):
         journal.record(run_id, water(1, 1, ml=80.0), at(3))
     with pytest.raises(ActionJournalError, match="step 1"):
-        journal.record(run_id, water(1, 1), at(3), detail="another photo")
+        journal.record(run_id, replace(water(1, 1), detail="another photo"), at(3))
     assert [v.volume_ml for v in journal.actions(run_id=run_id)] == [50.0]
 
 

@@ -18,7 +18,6 @@ from controller.gantry import Gantry
 from controller.jobs import Action
 from controller.link import LinkState, LoopbackLink, SerialLink
 from controller.scheduler import JobContext
-from controller.trial_runner import TrialJobs
 from potager.clock import FastForwardClock, VirtualClock
 from potager.robots import AXES, Axis
 from sim.firmware import VirtualFarmduino
@@ -43,26 +42,6 @@ def loopback_robot(season: Season) -> tuple[Gantry, VirtualFarmduino]:
     for axis in AXES[::-1]:
         gantry.find_home(axis)
     return gantry, firmware
-
-
-def trial_jobs(season: Season, gantry: Gantry, also: Any) -> TrialJobs:
-    """The season's jobs, with `also` hearing every action after the bed has."""
-
-    def hear(action: Action) -> None:
-        season.world.on_action(action)
-        also(action)
-
-    return TrialJobs(
-        gantry,
-        season.clock,
-        season.field,
-        season.equipment,
-        season.journal,
-        season.trials,
-        ROBOT_ID,
-        season.now,
-        on_action=hear,
-    )
 
 
 def assert_journal_is_clean(season: Season) -> None:
@@ -93,7 +72,7 @@ def test_power_loss_mid_watering_keeps_the_millilitres_given_and_repeats_nothing
             if len(poured) == 5:
                 raise PowerCut
 
-    jobs = trial_jobs(season, gantry, cut_after_five_plants)
+    jobs = season.jobs(gantry, also=cut_after_five_plants)
     with pytest.raises(PowerCut):
         season.scheduler(jobs).run_until(season.end_utc)
     # power back: the firmware boots afresh, a new controller opens the same databases
@@ -128,7 +107,7 @@ def test_a_stall_during_weeding_fails_the_job_parks_the_weeder_and_the_season_go
             stalls.append(gantry.position)
             firmware.inject_stall(Axis.X, gantry.position.x_mm + 150.0)
 
-    jobs = trial_jobs(season, gantry, stall_once_the_weeder_is_on)
+    jobs = season.jobs(gantry, also=stall_once_the_weeder_is_on)
     season.scheduler(jobs).run_until(season.end_utc)
 
     assert stalls, "the weeder was mounted"
@@ -167,7 +146,7 @@ def test_a_cable_pulled_mid_watering_on_the_pty_fails_that_run_only(
                     sim.unplug()
                     threading.Timer(0.3, sim.replug).start()
 
-        jobs = trial_jobs(season, gantry, pull_after_three_plants)
+        jobs = season.jobs(gantry, also=pull_after_three_plants)
 
         def run_job(name: str, params: Mapping[str, Any], context: JobContext) -> Any:
             _wait_for(lambda: gantry.link.state is LinkState.READY)  # the cable is back

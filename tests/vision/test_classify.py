@@ -191,3 +191,18 @@ def test_specks_get_no_target_and_bad_maps_are_refused() -> None:
         weeding_targets(classes, 0)
     with pytest.raises(VisionError, match="sown points"):
         weeding_targets(classes, 0.5, np.array([[1.0, np.nan]]))
+
+
+def test_training_is_reproducible_whatever_was_trained_before() -> None:
+    rendered, sown = rendered_view(TRAINING_VIEWS[0])
+    cells = cell_features(rendered.photo, rendered.classes != SOIL, MM_PER_PX, sown)
+    examples = training_cells(cells, rendered.classes)
+    first = CropWeedModel.train(examples, uses_sowing_map=True)
+    cv2.randu(np.zeros((64, 64), np.float32), 0, 1)  # another user of OpenCV's generator
+    second = CropWeedModel.train(examples, uses_sowing_map=True)
+    photo, sown_px = rendered_view(SCORED_VIEWS[0])
+    vegetation = vegetation_mask(photo.photo)
+    assert np.array_equal(
+        first.classify(photo.photo, vegetation, MM_PER_PX, sown_px),
+        second.classify(photo.photo, vegetation, MM_PER_PX, sown_px),
+    )

@@ -1,11 +1,13 @@
-"""A trial's jobs as the scheduler runs them: sow, water by regime, weed, measure canopy.
+"""The jobs a scheduler runs on one robot: a trial's work, and students' sequences.
 
-`TrialJobs` is the scheduler's `run_job` for a robot tending one trial. Each job plans its
-visits with the planner from where the robot stands, carries them out on the gantry (a
-real robot or the simulator alike), and writes every action to the action journal the
-moment it is done, inside a job run tied to the scheduler's execution. A watering also
-reports the millilitres given so far to the scheduler's journal, so a power cut mid-run
-leaves the exact amount on record. Whatever happens, the job ends with its tool parked.
+`JobRunner` is the scheduler's `run_job`. A trial's jobs (sow, water by regime, weed,
+measure canopy) plan their visits with the planner from where the robot stands and carry
+them out on the gantry; a job named after a checked sequence runs that sequence with the
+schedule's parameters as its arguments. Either way every action is written to the action
+journal the moment it is done, inside a job run tied to the scheduler's execution, and
+the millilitres given so far go to the scheduler's journal too, so a power cut mid-run
+leaves the exact amount on record. After a failure, `make_safe` closes the valve and puts
+back whatever tool the journal last saw on the UTM, a restart included.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ from controller.bed_jobs import (
 )
 from controller.gantry import EmergencyStopError, Gantry
 from controller.jobs import Action, ActionListener, JobError, run_plan
+from controller.robot import Robot
 from controller.scheduler import JobContext
+from controller.sequence_check import CheckedSequence
+from controller.sequences import run_sequence
 from controller.trial_jobs import sowing_tasks, watering_tasks
 from planner.jobs import Task, Tool, ToolBay, plan_job
 from potager.clock import Clock
@@ -38,6 +43,8 @@ from vision.classify import CropWeedModel, WeedingSettings
 from vision.colour_model import ColourModel
 
 Area = tuple[float, float, float, float]
+TRIAL_JOBS = ("sow", "water", "weed", "canopy")
+Job = Callable[[Mapping[str, Any], ActionListener], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -68,9 +75,8 @@ class TrialField:
 
 @dataclass(frozen=True)
 class Equipment:
-    """The robot's tools and eyes, and the heights it works at (Z negative downward)."""
+    """The robot's eyes and the heights it works at (Z negative downward)."""
 
-    bay: ToolBay
     camera: CameraModel
     capture: Capture
     colours: ColourModel
@@ -86,66 +92,83 @@ class Equipment:
     weeding: WeedingSettings = field(default_factory=WeedingSettings)
 
 
-JOB_NAMES = ("sow", "water", "weed", "canopy")
+@dataclass(frozen=True)
+class TrialWork:
+    """What a trial's jobs need: the trial on the bed, the robot's eyes, the trial store."""
+
+    field: TrialField
+    equipment: Equipment
+    store: TrialStore
 
 
-class TrialJobs:
-    """Runs the named jobs of one trial on one gantry; the scheduler's `run_job`.
+class JobRunner:
+    """Runs named jobs on one gantry, journalled; the scheduler's `run_job`.
 
-    `order` is how each job orders its stops: "planner" (travel time) or a FarmBot sort
-    name, to compare with FarmBot's own ordering. `on_action` hears every action too (the
-    simulator's garden does, to feel the water and the weeder).
+    `bay` is where the tools rest. `order` is how trial jobs order their stops: "planner"
+    (travel time) or a FarmBot sort name, to compare with FarmBot's own ordering.
+    `on_action` hears every action after the journal (the simulator's garden does).
     """
 
     def __init__(
         self,
         gantry: Gantry,
         clock: Clock,
-        trial: TrialField,
-        equipment: Equipment,
+        bay: ToolBay,
         journal: ActionJournal,
-        trials: TrialStore,
         robot_id: str,
         now: Callable[[], datetime],
         *,
+        trial: TrialWork | None = None,
+        sequences: Mapping[str, CheckedSequence] | None = None,
         order: str = "planner",
         on_action: ActionListener | None = None,
     ) -> None:
-        self.gantry, self.clock, self.trial, self.equipment = gantry, clock, trial, equipment
-        self.journal, self.trials, self.robot_id, self.now = journal, trials, robot_id, now
-        self.order, self._on_action = order, on_action
+        self.gantry, self.clock, self.bay = gantry, clock, bay
+        self.journal, self.robot_id, self.now = journal, robot_id, now
+        self.trial, self.order, self._on_action = trial, order, on_action
+        self.sequences = dict(sequences or {})
+        clash = sorted(set(self.sequences) & set(TRIAL_JOBS))
+        if clash:
+            raise JobError(f"sequences {clash} have the names of built-in jobs; rename them")
         # a runner starting means none of this robot's runs is still going: close the
         # ones a crash left open, with what they had done
         self.interrupted = journal.interrupt_unfinished(robot_id, now())
         last = journal.last_action(robot_id)
         self.mounted: Tool | None = None if last is None or last.tool is None else Tool(last.tool)
         """the tool on the UTM, as the last recorded action left it (a restart included)"""
-        self._jobs: dict[str, Callable[[Mapping[str, Any], ActionListener], dict[str, Any]]] = {
-            "sow": self._sow,
-            "water": self._water,
-            "weed": self._weed,
-            "canopy": self._canopy,
-        }
+
+    @property
+    def job_names(self) -> list[str]:
+        return [*(TRIAL_JOBS if self.trial is not None else ()), *sorted(self.sequences)]
 
     def __call__(
         self, name: str, params: Mapping[str, Any], context: JobContext | None = None
     ) -> dict[str, Any]:
-        job = self._jobs.get(name)
-        if job is None:
-            raise JobError(f"no job {name!r} for a trial; the jobs are {', '.join(JOB_NAMES)}")
-        return self._journalled(name, params, job, context)
+        return self._journalled(name, params, self._job(name), context)
 
     def make_safe(self) -> None:
         """Valve and vacuum off, and the tool back in its slot if one hangs from the UTM;
         journalled as a job of its own."""
         self._journalled("make_safe", {}, self._make_safe, None)
 
+    # -- journalling -----------------------------------------------------------------
+
+    def _job(self, name: str) -> Job:
+        if name in self.sequences:
+            return lambda params, listener: self._sequence(name, params, listener)
+        jobs: dict[str, Job] = {
+            "sow": self._sow,
+            "water": self._water,
+            "weed": self._weed,
+            "canopy": self._canopy,
+        }
+        if name not in jobs or self.trial is None:
+            known = ", ".join(self.job_names) or "none: give a trial or sequences"
+            raise JobError(f"no job {name!r} on robot {self.robot_id}; its jobs are: {known}")
+        return jobs[name]
+
     def _journalled(
-        self,
-        name: str,
-        params: Mapping[str, Any],
-        job: Callable[[Mapping[str, Any], ActionListener], dict[str, Any]],
-        context: JobContext | None,
+        self, name: str, params: Mapping[str, Any], job: Job, context: JobContext | None
     ) -> dict[str, Any]:
         """Run `job` as one run of the action journal, every action recorded as it ends."""
         execution_id = context.execution_id if context is not None else None
@@ -157,6 +180,7 @@ class TrialJobs:
             nonlocal given_ml, steps
             steps += 1
             action = replace(action, step=steps)
+            self.mounted = None if action.tool is None else Tool(action.tool)
             self.journal.record(run_id, action, self.now())
             if action.volume_ml and context is not None:
                 given_ml += action.volume_ml
@@ -177,6 +201,8 @@ class TrialJobs:
         self.journal.finish_run(run_id, "done", self.now())
         return result
 
+    # -- the jobs --------------------------------------------------------------------
+
     def _make_safe(self, params: Mapping[str, Any], listener: ActionListener) -> dict[str, Any]:
         profile = self.gantry.profile
         for pin in (profile.water_valve_pin, profile.vacuum_pin):
@@ -186,90 +212,106 @@ class TrialJobs:
             self._run([], listener)
         return {"parked": None if parked is None else parked.value}
 
-    # -- the jobs --------------------------------------------------------------------
+    def _sequence(
+        self, name: str, params: Mapping[str, Any], listener: ActionListener
+    ) -> dict[str, Any]:
+        checked = self.sequences[name]
+        robot = Robot(
+            self.gantry,
+            checked.farm,
+            tool=None if self.mounted is None else self.mounted.value,
+            wall_clock=self.now,
+            on_action=listener,
+        )
+        record = run_sequence(checked, robot, params)
+        return {
+            "watered_ml": record.watered_ml,
+            "photos": len(record.photos),
+            "marks": {mark.plant: mark.stage for mark in record.marks},
+            "readings": record.readings,
+        }
 
     def _sow(self, params: Mapping[str, Any], listener: ActionListener) -> dict[str, Any]:
-        tasks = sowing_tasks(self.trial.sowing_points, self.equipment.sow_z_mm)
+        trial = self._trial()
+        tasks = sowing_tasks(trial.field.sowing_points, trial.equipment.sow_z_mm)
         actions = self._run(tasks, listener)
         return {"sown": sum(a.kind == "sow" for a in actions)}
 
     def _water(self, params: Mapping[str, Any], listener: ActionListener) -> dict[str, Any]:
+        trial = self._trial()
         tasks = watering_tasks(
-            self.trial.sowing_points,
-            self.trial.treatment_by_plot,
-            self.trial.ml_by_treatment,
-            self.equipment.water_z_mm,
+            trial.field.sowing_points,
+            trial.field.treatment_by_plot,
+            trial.field.ml_by_treatment,
+            trial.equipment.water_z_mm,
         )
         actions = self._run(tasks, listener)
         return {"given_ml": round(sum(a.volume_ml for a in actions), 3)}
 
     def _weed(self, params: Mapping[str, Any], listener: ActionListener) -> dict[str, Any]:
-        kit = self.equipment
+        trial = self._trial()
+        kit, sown_mm = trial.equipment, trial.field.sown_mm
         survey = self._photograph(listener)
-        weeds = find_weeds(survey, kit.colours, kit.crop_weed, self.trial.sown_mm, kit.weeding)
+        weeds = find_weeds(survey, kit.colours, kit.crop_weed, sown_mm, kit.weeding)
         result = weed_bed(
             self.gantry,
             weeds,
-            self.trial.sown_mm,
+            sown_mm,
             self.clock,
-            bay=kit.bay,
+            bay=self.bay,
             crop_radius_mm=kit.crop_radius_mm,
             weeder_z_mm=kit.weed_z_mm,
             mounted=self.mounted,
             dwell_s=kit.weeder_dwell_s,
             order=self.order,
-            on_action=self._tracked(listener),
+            on_action=listener,
         )
         return {"photos": len(survey.shots), "struck": result.struck, "review": result.reviewed}
 
     def _canopy(self, params: Mapping[str, Any], listener: ActionListener) -> dict[str, Any]:
+        trial = self._trial()
         variable = str(params.get("variable", "canopy_cover"))
         survey = self._photograph(listener)
         plots = [
-            (str(p.plot), p.x_min_mm, p.y_min_mm, p.x_max_mm, p.y_max_mm) for p in self.trial.plots
+            (str(p.plot), p.x_min_mm, p.y_min_mm, p.x_max_mm, p.y_max_mm) for p in trial.field.plots
         ]
-        covers = measure_canopy(survey, plots, colours=self.equipment.colours)
+        covers = measure_canopy(survey, plots, colours=trial.equipment.colours)
         by_number = {int(name): cover for name, cover in covers.items()}
         record_canopy(
-            self.trials, self.trial.trial_id, by_number, variable, self.now(), self.robot_id
+            trial.store, trial.field.trial_id, by_number, variable, self.now(), self.robot_id
         )
         mean = sum(by_number.values()) / len(by_number)
         return {"variable": variable, "plots": len(by_number), "mean_percent": round(mean, 2)}
 
     # -- shared steps ----------------------------------------------------------------
 
+    def _trial(self) -> TrialWork:
+        assert self.trial is not None  # _job refuses trial jobs without a trial
+        return self.trial
+
     def _run(self, tasks: Sequence[Task], listener: ActionListener) -> list[Action]:
         plan = plan_job(
             tasks,
             self.gantry.profile,
-            self.equipment.bay,
+            self.bay,
             start_mm=self.gantry.position,
             mounted=self.mounted,
             end_parked=True,
             order=self.order,
         )
-        return run_plan(self.gantry, plan, tasks, self.clock, on_action=self._tracked(listener))
-
-    def _tracked(self, listener: ActionListener) -> ActionListener:
-        """`listener`, after noting which tool each action leaves on the UTM."""
-
-        def hear(action: Action) -> None:
-            self.mounted = None if action.tool is None else Tool(action.tool)
-            listener(action)
-
-        return hear
+        return run_plan(self.gantry, plan, tasks, self.clock, on_action=listener)
 
     def _photograph(self, listener: ActionListener) -> PhotoSurvey:
-        kit = self.equipment
+        trial = self._trial()
         return photograph_bed(
             self.gantry,
-            self.trial.area_mm,
-            kit.camera,
-            kit.capture,
+            trial.field.area_mm,
+            trial.equipment.camera,
+            trial.equipment.capture,
             self.clock,
-            z_mm=kit.photo_z_mm,
-            bay=kit.bay,
+            z_mm=trial.equipment.photo_z_mm,
+            bay=self.bay,
             mounted=self.mounted,
             order=self.order,
-            on_action=self._tracked(listener),
+            on_action=listener,
         )
