@@ -192,6 +192,40 @@ class ScheduleStore:
 
         return run_in_transaction(self._sessions, work)
 
+    def put(self, robot_id: str, name: str, rule: EventRule | RegimenRule, grace_s: float) -> int:
+        """Add the schedule, or change its rule and grace keeping its cursor (so what already
+        ran or was skipped stays done), and enable it; its id."""
+        if grace_s < 0:
+            raise SchedulerError(f"grace_s must be 0 or more seconds, got {grace_s}")
+
+        def work(session: Session) -> int:
+            taken = select(Schedule).where(Schedule.robot_id == robot_id, Schedule.name == name)
+            row = session.scalars(taken.with_for_update()).first()
+            if row is None:
+                row = Schedule(robot_id=robot_id, name=name)
+                session.add(row)
+            row.rule, row.grace_s, row.enabled = rule.model_dump(mode="json"), grace_s, True
+            session.flush()
+            return row.id
+
+        return run_in_transaction(self._sessions, work)
+
+    def retire_except(self, robot_id: str, names: Sequence[str]) -> list[str]:
+        """Disable the robot's schedules not named in `names` (kept, with their journal, for
+        the record); the names disabled."""
+
+        def work(session: Session) -> list[str]:
+            rows = session.scalars(
+                select(Schedule).where(
+                    Schedule.robot_id == robot_id, Schedule.enabled, Schedule.name.not_in(names)
+                )
+            ).all()
+            for row in rows:
+                row.enabled = False
+            return sorted(row.name for row in rows)
+
+        return run_in_transaction(self._sessions, work)
+
     def schedules(self, robot_id: str) -> list[ScheduleView]:
         """The robot's enabled schedules."""
 

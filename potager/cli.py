@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from potager.cli_run import add_run
 from potager.cli_sequence import add_sequence
 from potager.cli_trial import add_trial
 from potager.errors import PotagerError
@@ -65,6 +66,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_vision(commands)
     add_trial(commands)
     add_sequence(commands)
+    add_run(commands)
     return parser
 
 
