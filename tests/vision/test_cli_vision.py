@@ -25,14 +25,16 @@ def test_evaluate_prints_a_per_image_table_with_both_detectors(
 def test_evaluate_json_scores_the_drawn_beds_well(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write_cwfid_layout(tmp_path)
+    # four photos a fold to learn from: with two, crop IoU swings from 0.65 to 0.86 with
+    # the forest's seed; with four it stays within 0.91-0.94
+    write_cwfid_layout(tmp_path, count=8)
     assert (
         main(["vision", "evaluate", str(tmp_path), "--scale", "1", "--folds", "2", "--json"]) == 0
     )
     report = json.loads(capsys.readouterr().out)
-    assert report["layout"] == "cwfid" and len(report["images"]) == 4
+    assert report["layout"] == "cwfid" and len(report["images"]) == 8
     assert report["mean_vegetation_iou"]["ours"] > 0.95
-    assert report["classes"]["ours_sown"]["crop_iou"] > 0.8
+    assert report["classes"]["ours_sown"]["crop_iou"] > 0.85
     assert report["classes"]["ours_sown"]["crop_strikes"] == 0
 
 
