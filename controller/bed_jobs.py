@@ -14,7 +14,6 @@ instead of the weeder.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from planner.jobs import JobPlan, KeepOut, PhotographTask, Task, Tool, ToolBay, 
 from potager.clock import Clock
 from potager.robots import Coordinate
 from trials import TrialError
-from trials.store import TrialStore, VariableIn
+from trials.store import ObservationIn, TrialStore, VariableIn
 from vision import VisionError
 from vision.camera_model import CameraModel
 from vision.classify import Action as Verdict
@@ -470,12 +469,9 @@ def record_canopy(
     *,
     source: str = "photo mosaic",
 ) -> list[int]:
-    """One observation per plot (by plot number) of `variable_name`, in %, all or nothing.
-
-    The variable is defined (numeric, 0..100 %) when the trial lacks it. The values go in
-    through the store's all-or-nothing import, recorded by `robot`: the store keeps its
-    kind as "import", the one way it offers to write several observations at once.
-    """
+    """One observation per plot (by plot number) of `variable_name`, in %, all or nothing,
+    recorded as made by the robot `robot`. The variable is defined (numeric, 0..100 %)
+    when the trial lacks it."""
     _check_percents(cover_percent_by_plot)
     if not robot.strip():
         raise JobError("record_canopy needs the robot's name as the recorder")
@@ -487,21 +483,23 @@ def record_canopy(
         minimum=0.0,
         maximum=100.0,
     )
-    # already defined, or no such trial: the import below says which is wrong
-    with contextlib.suppress(TrialError):
-        store.define_variable(trial_id, variable)
-    rows = [
-        {
-            "plot": plot,
-            "variable": variable_name,
-            "value": repr(float(percent)),  # repr reads back to the very same float
-            "observed_at": observed_at,
-            "source": source,
-        }
-        for plot, percent in sorted(cover_percent_by_plot.items())
-    ]
     try:
-        return store.import_observations(trial_id, rows, importer=robot)
+        store.ensure_variable(trial_id, variable)
+        return store.record_observations(
+            [
+                ObservationIn(
+                    trial_id=trial_id,
+                    plot=plot,
+                    variable=variable_name,
+                    value=float(percent),
+                    observed_at=observed_at,
+                    recorder_kind="robot",
+                    recorder=robot,
+                    source=source,
+                )
+                for plot, percent in sorted(cover_percent_by_plot.items())
+            ]
+        )
     except TrialError as error:
         raise JobError(f"canopy cover not recorded: {error}") from error
 

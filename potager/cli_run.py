@@ -3,9 +3,10 @@
     potager run robot.yaml --port /dev/ttyACM0          # until stopped (Ctrl-C)
     potager run robot.yaml --journal                    # the executions and their outcomes
 
-The schedule file (see `controller.schedule_file`) names the robot, its sequences and its
-schedules; they are stored in the database (a changed schedule keeps what already ran, a
-removed one is disabled) and run by the scheduler, one at a time, each journalled.
+The schedule file (`controller.schedule_file`; `docs/examples/robots/greenhouse.yaml`)
+names the robot, its sequences and its schedules; they are stored in the database (a
+changed schedule keeps what already ran, a removed one is disabled) and run by the
+scheduler, one at a time, each journalled.
 """
 
 from __future__ import annotations

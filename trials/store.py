@@ -647,6 +647,53 @@ class TrialStore:
 
         return run_in_transaction(self._sessions, work)
 
+    def ensure_variable(self, trial_id: int, variable: VariableIn) -> int:
+        """The id of the trial's variable of that name, defined now if it is new; a
+        variable of that name defined differently is refused (values would mix units)."""
+
+        def work(session: Session) -> int:
+            _get(session, Trial, trial_id, "trial")
+            query = select(Variable).where(
+                Variable.trial_id == trial_id, Variable.name == variable.name
+            )
+            kept = session.scalars(query).first()
+            if kept is None:
+                return _added(session, Variable(trial_id=trial_id, **variable.model_dump())).id
+            differs = {
+                field: (getattr(kept, field), wanted)
+                for field, wanted in variable.model_dump().items()
+                if getattr(kept, field) != wanted
+            }
+            if differs:
+                said = ", ".join(f"{k}: {a!r}, not {b!r}" for k, (a, b) in differs.items())
+                raise TrialError(
+                    f"variable {variable.name!r} of trial {trial_id} is already defined "
+                    f"differently ({said}); use another name"
+                )
+            return kept.id
+
+        return run_in_transaction(self._sessions, work)
+
+    def record_observations(self, observations: Sequence[ObservationIn]) -> list[int]:
+        """Store several observations all-or-nothing (a robot's measurement of every plot):
+        every invalid one is listed in one TrialError and nothing is stored."""
+
+        def work(session: Session) -> list[int]:
+            stored, problems = [], []
+            for number, observation in enumerate(observations, start=1):
+                try:
+                    stored.append(_add_observation(session, observation).id)
+                except TrialError as error:
+                    problems.append(f"  {number}: {error}")
+            if problems:
+                raise TrialError(
+                    f"{len(problems)} of {len(observations)} observations are invalid, "
+                    "nothing was stored:\n" + "\n".join(problems)
+                )
+            return stored
+
+        return run_in_transaction(self._sessions, work)
+
     def record_observation(self, observation: ObservationIn) -> int:
         """Store one observation, or raise TrialError and store nothing if it is invalid."""
 

@@ -35,7 +35,7 @@ from potager.robots import Coordinate, get_profile
 from sim.camera import Rendered, render_photo
 from sim.garden import Garden, Kind, Plant, Species, scatter_weeds, sow_grid
 from sim.serve import firmware_for
-from trials.store import BedIn, PlotIn, SiteIn, TreatmentIn, TrialIn, TrialStore
+from trials.store import BedIn, PlotIn, SiteIn, TreatmentIn, TrialIn, TrialStore, VariableIn
 from vision.classify import CropWeedModel, WeedingSettings, cell_features, training_cells
 from vision.colour_model import ColourModel, train_colour_model
 from vision.datasets import CROP, SOIL
@@ -416,7 +416,8 @@ def test_canopy_cover_is_recorded_once_per_plot_by_the_robot(store: TrialStore) 
         (1, VARIABLE, 12.5, "%"),
         (2, VARIABLE, 40.25, "%"),
     ]
-    assert {r.recorder for r in rows} == {"bot-1"} and {r.observed_at for r in rows} == {T0}
+    assert {(r.recorder_kind, r.recorder) for r in rows} == {("robot", "bot-1")}
+    assert {r.observed_at for r in rows} == {T0}
     # the variable now exists: a second survey records under it again
     record_canopy(store, trial_id, {1: 15.0}, VARIABLE, T0, "bot-1")
     assert len(store.tidy_observations(trial_id)) == 3
@@ -430,4 +431,12 @@ def test_a_bad_plot_or_percentage_stores_nothing(store: TrialStore) -> None:
         record_canopy(store, trial_id, {1: 10.0, 2: 140.0}, VARIABLE, T0, "bot-1")
     with pytest.raises(JobError, match="no canopy cover to record"):
         record_canopy(store, trial_id, {}, VARIABLE, T0, "bot-1")
+    assert store.tidy_observations(trial_id) == []
+
+
+def test_a_variable_of_that_name_defined_otherwise_is_refused(store: TrialStore) -> None:
+    trial_id = _trial(store)
+    store.define_variable(trial_id, VariableIn(name=VARIABLE, unit="cm2"))
+    with pytest.raises(JobError, match=r"already defined differently \(unit: 'cm2', not '%'"):
+        record_canopy(store, trial_id, {1: 10.0}, VARIABLE, T0, "bot-1")
     assert store.tidy_observations(trial_id) == []

@@ -322,3 +322,13 @@ def test_position_is_live_during_a_move_and_analog_pins_read(
         firmware.set_input(59, 734)
     assert robot.read_pin(59, p.PinMode.ANALOG) == 734
     assert robot.read_pin(59) == 1
+
+
+def test_a_second_controller_on_the_same_robot_is_refused(
+    robot: Gantry, sim: PtyFirmware, clock: ScaledClock
+) -> None:
+    """One job at a time per robot: the port is opened exclusively."""
+    with pytest.raises(LinkError, match=f"cannot open serial port {sim.port}"):
+        SerialLink(sim.port, clock=clock).open()
+    robot.move_to(10, 10, 0)  # the first one is unharmed
+    assert robot.position == Coordinate(10, 10, 0)

@@ -91,5 +91,5 @@ def test_all_problems_come_at_once(tmp_path: Path) -> None:
 
 
 def test_the_documented_example_loads() -> None:
-    loaded = load_robot_schedules(EXAMPLES / "greenhouse-robot.yaml")
+    loaded = load_robot_schedules(EXAMPLES / "robots" / "greenhouse.yaml")
     assert [entry.name for entry in loaded.schedules] == ["morning water", "hot week extra"]

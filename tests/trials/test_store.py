@@ -277,6 +277,31 @@ def test_unknown_plots_and_variables_are_named(field: Field) -> None:
         field.store.record_observation(_observation(field, 1.0, variable="mass"))
 
 
+def test_a_batch_is_stored_whole_or_not_at_all_with_every_problem_named(field: Field) -> None:
+    batch = [
+        _observation(field, 10.0),
+        _observation(field, 1.0, plot=99),
+        _observation(field, -5.0),
+    ]
+    with pytest.raises(TrialError) as refused:
+        field.store.record_observations(batch)
+    assert "2 of 3 observations are invalid" in str(refused.value)
+    assert "2: " in str(refused.value) and "has no plot 99" in str(refused.value)
+    assert field.store.tidy_observations(field.trial_id) == []
+    keys = field.store.record_observations(
+        [_observation(field, 10.0), _observation(field, 12.0, plot=2)]
+    )
+    assert len(keys) == 2 and len(field.store.tidy_observations(field.trial_id)) == 2
+
+
+def test_ensure_variable_defines_once_and_refuses_a_different_definition(field: Field) -> None:
+    cover = VariableIn(name="cover", unit="%", minimum=0, maximum=100)
+    first = field.store.ensure_variable(field.trial_id, cover)
+    assert field.store.ensure_variable(field.trial_id, cover) == first
+    with pytest.raises(TrialError, match=r"'cover' .* defined differently \(unit: '%', not 'cm'"):
+        field.store.ensure_variable(field.trial_id, cover.model_copy(update={"unit": "cm"}))
+
+
 def test_timestamps_are_stored_as_utc_instants(field: Field) -> None:
     paris_summer = timezone(timedelta(hours=2))
     observation = _observation(field, 10.0).model_copy(
