@@ -53,6 +53,18 @@ CANOPY_METHOD = "share of the plot's soil hidden by leaves, from the robot's pho
 
 
 @dataclass(frozen=True)
+class Eyes:
+    """What a robot sees with: its camera and the camera's model (photos taken at `z_mm`),
+    and the models that read plants and weeds in its photos."""
+
+    camera: CameraModel
+    capture: Capture
+    colours: ColourModel
+    crop_weed: CropWeedModel
+    z_mm: float = 0.0
+
+
+@dataclass(frozen=True)
 class Shot:
     """One photo and where the tool head stood when it was taken."""
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from controller.action_journal import ActionJournal
 from controller.bed_jobs import (
-    Capture,
+    Eyes,
     PhotoSurvey,
     find_weeds,
     measure_canopy,
@@ -32,15 +32,14 @@ from controller.jobs import Action, ActionListener, JobError, run_plan
 from controller.robot import Robot
 from controller.scheduler import JobContext
 from controller.sequence_check import CheckedSequence
+from controller.sequence_models import Detector
 from controller.sequences import run_sequence
 from controller.trial_jobs import sowing_tasks, watering_tasks
 from planner.jobs import Task, Tool, ToolBay, plan_job
 from potager.clock import Clock
 from trials.plots import PlotRectangle, SowingPoint
 from trials.store import TrialStore
-from vision.camera_model import CameraModel
-from vision.classify import CropWeedModel, WeedingSettings
-from vision.colour_model import ColourModel
+from vision.classify import WeedingSettings
 
 Area = tuple[float, float, float, float]
 TRIAL_JOBS = ("sow", "water", "weed", "canopy")
@@ -77,14 +76,10 @@ class TrialField:
 class Equipment:
     """The robot's eyes and the heights it works at (Z negative downward)."""
 
-    camera: CameraModel
-    capture: Capture
-    colours: ColourModel
-    crop_weed: CropWeedModel
+    eyes: Eyes
     sow_z_mm: float
     weed_z_mm: float
     water_z_mm: float = 0.0
-    photo_z_mm: float = 0.0
     crop_radius_mm: float = 40.0
     """no weeder stroke within this distance of a sown point"""
     weeder_dwell_s: float = 1.0
@@ -104,8 +99,9 @@ class TrialWork:
 class JobRunner:
     """Runs named jobs on one gantry, journalled; the scheduler's `run_job`.
 
-    `bay` is where the tools rest. `order` is how trial jobs order their stops: "planner"
-    (travel time) or a FarmBot sort name, to compare with FarmBot's own ordering.
+    `bay` is where the tools rest. `detectors` are what the sequences' `detect` steps may
+    call (those they were checked with). `order` is how trial jobs order their stops:
+    "planner" (travel time) or a FarmBot sort name, to compare with FarmBot's own ordering.
     `on_action` hears every action after the journal (the simulator's garden does).
     """
 
@@ -120,13 +116,14 @@ class JobRunner:
         *,
         trial: TrialWork | None = None,
         sequences: Mapping[str, CheckedSequence] | None = None,
+        detectors: Mapping[str, Detector] | None = None,
         order: str = "planner",
         on_action: ActionListener | None = None,
     ) -> None:
         self.gantry, self.clock, self.bay = gantry, clock, bay
         self.journal, self.robot_id, self.now = journal, robot_id, now
         self.trial, self.order, self._on_action = trial, order, on_action
-        self.sequences = dict(sequences or {})
+        self.sequences, self.detectors = dict(sequences or {}), dict(detectors or {})
         clash = sorted(set(self.sequences) & set(TRIAL_JOBS))
         if clash:
             raise JobError(f"sequences {clash} have the names of built-in jobs; rename them")
@@ -220,6 +217,7 @@ class JobRunner:
             self.gantry,
             checked.farm,
             tool=None if self.mounted is None else self.mounted.value,
+            detectors=self.detectors,
             wall_clock=self.now,
             on_action=listener,
         )
@@ -252,7 +250,7 @@ class JobRunner:
         trial = self._trial()
         kit, sown_mm = trial.equipment, trial.field.sown_mm
         survey = self._photograph(listener)
-        weeds = find_weeds(survey, kit.colours, kit.crop_weed, sown_mm, kit.weeding)
+        weeds = find_weeds(survey, kit.eyes.colours, kit.eyes.crop_weed, sown_mm, kit.weeding)
         result = weed_bed(
             self.gantry,
             weeds,
@@ -275,7 +273,7 @@ class JobRunner:
         plots = [
             (str(p.plot), p.x_min_mm, p.y_min_mm, p.x_max_mm, p.y_max_mm) for p in trial.field.plots
         ]
-        covers = measure_canopy(survey, plots, colours=trial.equipment.colours)
+        covers = measure_canopy(survey, plots, colours=trial.equipment.eyes.colours)
         by_number = {int(name): cover for name, cover in covers.items()}
         record_canopy(
             trial.store, trial.field.trial_id, by_number, variable, self.now(), self.robot_id
@@ -303,13 +301,14 @@ class JobRunner:
 
     def _photograph(self, listener: ActionListener) -> PhotoSurvey:
         trial = self._trial()
+        eyes = trial.equipment.eyes
         return photograph_bed(
             self.gantry,
             trial.field.area_mm,
-            trial.equipment.camera,
-            trial.equipment.capture,
+            eyes.camera,
+            eyes.capture,
             self.clock,
-            z_mm=trial.equipment.photo_z_mm,
+            z_mm=eyes.z_mm,
             bay=self.bay,
             mounted=self.mounted,
             order=self.order,

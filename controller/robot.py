@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -252,19 +252,23 @@ class Robot:
         self._report("mark", plant.name, detail=stage)
         return mark
 
-    def _report(
-        self, kind: str, task: str | None = None, volume_ml: float = 0.0, detail: str = ""
-    ) -> None:
+    def report(self, action: Action) -> None:
+        """Hand an action done for this run to the listener, numbered after the run's own
+        (a detector's photo grid reports its moves and photos through here)."""
         if self._on_action is None:
             return
         self._acts += 1
+        self._on_action(replace(action, step=self._acts))
+
+    def _report(
+        self, kind: str, task: str | None = None, volume_ml: float = 0.0, detail: str = ""
+    ) -> None:
         here = self.position
-        self._on_action(
+        self.report(
             Action(
-                self._acts, kind, task, None, here.x_mm, here.y_mm, here.z_mm, volume_ml,
-                self.tool, detail,
+                0, kind, task, None, here.x_mm, here.y_mm, here.z_mm, volume_ml, self.tool, detail
             )
-        )  # fmt: skip
+        )
 
     def where(self, name: str) -> Point | ToolSlot:
         """The farm map's place or tool slot called `name`."""

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 from potager.robots import PROFILES
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from controller.bed_jobs import Eyes
     from controller.sequence_check import CheckedSequence
     from controller.sequence_models import Detector
     from potager.farm import Farm
@@ -50,13 +53,15 @@ def _file_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def _checked(args: argparse.Namespace) -> tuple[CheckedSequence, RobotProfile]:
+def _checked(
+    args: argparse.Namespace, detectors: Mapping[str, Detector]
+) -> tuple[CheckedSequence, RobotProfile]:
     from controller.sequences import load_sequence
     from potager.robots import get_profile
 
     profile = get_profile(args.profile)
     farm = _read_farm(args.farm) if args.farm else None
-    return load_sequence(args.file, profile, farm, placeholder_detectors()), profile
+    return load_sequence(args.file, profile, farm, detectors), profile
 
 
 def _arguments(settings: list[str], checked: CheckedSequence) -> dict[str, Any]:
@@ -92,22 +97,44 @@ def _read_farm(path: str) -> Farm:
         raise SequenceError([f"{path}: {error}"]) from None
 
 
-def placeholder_detectors() -> dict[str, Detector]:
-    """Detection hooks until vision is wired in: their arguments are checked, they find nothing."""
-    from pydantic import BaseModel, ConfigDict, Field
+class SimulatorEyes:
+    """A dry run's eyes: the simulator's camera over the sequence's farm (a lettuce at each
+    plant, weeds around them), with the simulator-trained models, made at first use."""
 
-    from controller.sequence_models import Detector
+    def __init__(self, profile: RobotProfile) -> None:
+        self.profile = profile
+        self.farm: Farm | None = None
+        self._eyes: Eyes | None = None
 
-    class PlantDetection(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    def __call__(self) -> Eyes:
+        if self._eyes is None:
+            from potager.farm import Farm
+            from potager.settings import load_settings
+            from sim.garden import garden_for_farm
+            from sim.vision_models import sim_eyes
+            from vision.camera_model import CameraModel
 
-        min_radius_mm: float = Field(default=5.0, gt=0)
+            garden = garden_for_farm(
+                self.farm or Farm(), self.profile.length_x_mm, self.profile.length_y_mm
+            )
+            camera = CameraModel(width_px=640, height_px=480, mm_per_px=1.0)
+            self._eyes = sim_eyes(garden, camera, cache_dir=load_settings().data_dir / "models")
+        return self._eyes
 
-    return {"plant-detection": Detector(PlantDetection, lambda robot, arguments: [])}
+
+def simulator_detectors(profile: RobotProfile) -> tuple[dict[str, Detector], SimulatorEyes]:
+    """`plant-detection` on the simulator, and its eyes (give them the farm once checked)."""
+    from controller.detectors import vision_detectors
+
+    eyes = SimulatorEyes(profile)
+    return vision_detectors(eyes), eyes
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    checked, profile = _checked(args)
+    from potager.robots import get_profile
+
+    detectors, _ = simulator_detectors(get_profile(args.profile))
+    checked, profile = _checked(args, detectors)
     steps = len(checked.document.steps)
     print(f"{checked.source}: OK, {steps} steps, ready for a {profile.name}")
     return 0
@@ -115,11 +142,13 @@ def _run_check(args: argparse.Namespace) -> int:
 
 def _run_dry_run(args: argparse.Namespace) -> int:
     from controller.sequences import dry_run, plot_dry_run
+    from potager.robots import get_profile
     from sim.serve import firmware_for
 
-    checked, profile = _checked(args)
+    detectors, eyes = simulator_detectors(get_profile(args.profile))
+    checked, profile = _checked(args, detectors)
+    eyes.farm = checked.farm
     arguments = _arguments(args.set, checked)
-    detectors = placeholder_detectors()
     run = dry_run(checked, profile, firmware_for(profile), arguments=arguments, detectors=detectors)
     if args.plot:
         plot_dry_run(run, profile, args.plot)
@@ -133,6 +162,12 @@ def _run_dry_run(args: argparse.Namespace) -> int:
     print(f"  commands  {run.command_count}")
     for message in summary["messages"]:
         print(f"  message   {message}")
+    for name, found in run.record.detections.items():
+        if isinstance(found, dict) and "weeds" in found:
+            print(
+                f"  {name}: {found['photos']} photos, {len(found['weeds'])} weeds to strike, "
+                f"{len(found['review'])} left for review"
+            )
     if args.plot:
         print(f"  picture   {args.plot}")
     return 0
@@ -144,14 +179,10 @@ def _run_on_robot(args: argparse.Namespace) -> int:
     from controller.robot import Robot
     from controller.sequences import run_sequence
 
-    checked, profile = _checked(args)
+    # the robot's own camera is not wired to this command yet: no `detect` on a real robot
+    checked, profile = _checked(args, {})
     with Gantry(SerialLink(args.port), profile) as gantry:
-        robot = Robot(
-            gantry,
-            checked.farm,
-            tool=checked.document.starts_with_tool,
-            detectors=placeholder_detectors(),
-        )
+        robot = Robot(gantry, checked.farm, tool=checked.document.starts_with_tool)
         record = run_sequence(checked, robot, _arguments(args.set, checked))
     print(f"{checked.source}: done; readings {record.readings}, watered {record.watered_ml} ml")
     return 0

@@ -17,6 +17,7 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import NDArray
 
+from potager.farm import Farm
 from sim import SimulatorError
 
 Rectangle = tuple[float, float, float, float]
@@ -130,6 +131,33 @@ def sow_grid(
     centres = np.clip(centres, (x_min, y_min), (x_max, y_max))
     radii = radius_mm * rng.uniform(0.8, 1.2, len(centres))
     return _plants(Kind.CROP, [species] * len(centres), centres, radii, rng)
+
+
+def garden_for_farm(
+    farm: Farm, length_x_mm: float, length_y_mm: float, weeds: int = 20, seed: int = 0
+) -> Garden:
+    """What a farm map looks like on the simulator: a lettuce at each of its plants, and
+    `weeds` weeds come up around them (within 200 mm), for a dry run's camera to see."""
+    rng = np.random.default_rng(seed)
+    crops = _plants(
+        Kind.CROP,
+        [Species.LETTUCE] * len(farm.plants),
+        np.array([(p.x_mm, p.y_mm) for p in farm.plants], np.float64).reshape(-1, 2),
+        50.0 * rng.uniform(0.8, 1.2, len(farm.plants)),
+        rng,
+    )
+    places = [(p.x_mm, p.y_mm) for p in [*farm.plants, *farm.points]]
+    if not places:
+        return Garden(length_x_mm, length_y_mm, tuple(crops), soil_seed=seed)
+    xs, ys = zip(*places, strict=True)
+    area = (
+        max(0.0, min(xs) - 200.0),
+        max(0.0, min(ys) - 200.0),
+        min(length_x_mm, max(xs) + 200.0),
+        min(length_y_mm, max(ys) + 200.0),
+    )
+    flush = scatter_weeds(area, weeds, seed=seed + 1, radius_range_mm=(5.0, 20.0))
+    return Garden(length_x_mm, length_y_mm, tuple(crops + flush), soil_seed=seed)
 
 
 def scatter_weeds(

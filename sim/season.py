@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from controller.action_journal import ActionJournal
-from controller.bed_jobs import Capture
+from controller.bed_jobs import Capture, Eyes
 from controller.gantry import Gantry
 from controller.job_runner import Equipment, JobRunner, TrialField, TrialWork
 from controller.jobs import Action, ActionListener
@@ -333,10 +333,7 @@ class Season:
         colours, crop_weed = sim_vision_models(camera, 0.0, seed=config.seed, cache_dir=models_dir)
         self.world = SimulatedBed(self.profile, clock, config.seed)
         equipment = Equipment(
-            camera=camera,
-            capture=self.world.capture(camera),
-            colours=colours,
-            crop_weed=crop_weed,
+            eyes=Eyes(camera, self.world.capture(camera), colours, crop_weed),
             sow_z_mm=config.soil_z_mm,
             weed_z_mm=config.soil_z_mm - 10.0,
         )

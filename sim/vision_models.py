@@ -11,12 +11,15 @@ or a test run trains them once.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller.bed_jobs import Eyes
+from potager.robots import Coordinate
 from sim import SimulatorError
 from sim.camera import DAYLIGHT, EVENING, OVERCAST, Lighting, Rendered, render_photo
 from sim.garden import Garden, Kind, Species, scatter_weeds, sow_grid
@@ -24,6 +27,7 @@ from vision.camera_model import CameraModel
 from vision.classify import CropWeedModel, SownPoints, cell_features, training_cells
 from vision.colour_model import ColourModel, train_colour_model
 from vision.datasets import SOIL
+from vision.images import Photo
 
 TRAINING_VERSION = 1
 """Part of the cache key: raise it whenever the training photos or their gardens change."""
@@ -143,3 +147,21 @@ def _save_atomically(save: Callable[[Path], None], path: Path) -> None:
     temporary = path.with_name(f".{path.stem}.{os.getpid()}.npz")
     save(temporary)
     os.replace(temporary, path)
+
+
+def sim_eyes(
+    garden: Garden,
+    camera: CameraModel,
+    z_mm: float = 0.0,
+    seed: int = 0,
+    cache_dir: Path | None = None,
+) -> Eyes:
+    """A robot's eyes on the simulator: photos of `garden` rendered where the tool head
+    stands, read by models trained on the simulator's photos."""
+    colours, crop_weed = sim_vision_models(camera, z_mm, seed=seed, cache_dir=cache_dir)
+    shots = itertools.count(1)
+
+    def capture(position: Coordinate) -> Photo:
+        return render_photo(garden, camera, *position, seed=next(shots)).photo
+
+    return Eyes(camera, capture, colours, crop_weed, z_mm)

@@ -17,7 +17,9 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from controller.bed_jobs import Eyes
 from controller.celeryscript import import_celeryscript
+from controller.detectors import vision_detectors
 from controller.sequence_load import load_text
 from controller.sequence_models import Detector, Order, sequence_json_schema
 from controller.sequences import check_text
@@ -35,7 +37,11 @@ class _Radius(BaseModel):
     min_radius_mm: float
 
 
-DETECTORS = {"weeds": Detector(_Radius, lambda robot, arguments: [])}
+def _no_eyes() -> Eyes:
+    raise AssertionError("only checked here, never run")
+
+
+DETECTORS = {"weeds": Detector(_Radius, lambda robot, arguments: []), **vision_detectors(_no_eyes)}
 
 Json = Any
 _ANNOTATIONS = {"title", "description", "default", "discriminator", "examples"}
