@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from potager.cli_run import add_run
 from potager.cli_sequence import add_sequence
 from potager.cli_trial import add_trial
+from potager.cli_web import add_web
 from potager.errors import PotagerError
 from potager.robots import PROFILES, Axis, RobotProfile
 
@@ -67,6 +68,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_trial(commands)
     add_sequence(commands)
     add_run(commands)
+    add_web(commands)
     return parser
 
 
@@ -78,14 +80,47 @@ def _add_demo(commands: Any) -> None:
     demo.add_argument("--time-scale", type=float, default=600.0, help="simulated clock speed-up")
     demo.add_argument("--days", type=int, default=30, help="how long the season lasts")
     demo.add_argument("--out", type=Path, default=Path("var/demo"), help="folder for the results")
+    demo.add_argument(
+        "--no-serve", action="store_true", help="exit at the end instead of serving the dashboard"
+    )
+    demo.add_argument("--port", type=int, default=8000, help="where the dashboard is served")
     demo.set_defaults(handler=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    from potager.cli_web import serve
     from sim.demo import run_demo
 
-    run_demo(args.out, args.profile, args.time_scale, args.days, out=sys.stdout)
+    report = run_demo(args.out, args.profile, args.time_scale, args.days, out=sys.stdout)
+    if args.no_serve:
+        return 0
+    url = f"sqlite:///{report.out_dir / 'potager.sqlite3'}"
+    base = f"http://127.0.0.1:{args.port}"
+    trial_id, password, token = _demo_access(url)
+    print(
+        f"\nDashboard: {base}/trials/{trial_id} (sign in as demo, password {password})\n"
+        f"Read-only link for a school or a farmer: {base}/shared/{token}\n"
+        "Serving until Ctrl-C (potager demo --no-serve exits instead).",
+        flush=True,
+    )
+    serve(url, "127.0.0.1", args.port)
     return 0
+
+
+def _demo_access(url: str) -> tuple[int, str, str]:
+    """A researcher account for the demo (a fresh password each run) and a share link."""
+    import secrets
+
+    from potager.db import make_engine, session_factory
+    from trials.store import TrialStore
+    from web.accounts import Accounts, Role
+
+    sessions = session_factory(make_engine(url))
+    trial_id = TrialStore(sessions).trials()[0].id
+    accounts, password = Accounts(sessions), secrets.token_urlsafe(9)
+    user_id = accounts.create_user("demo", password, Role.RESEARCHER)
+    _, token = accounts.share(trial_id, user_id, "demo")
+    return trial_id, password, token
 
 
 # ----------------------------------------------------------------------------- plan

@@ -43,6 +43,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
@@ -422,6 +423,37 @@ class NoteIn(_In):
     author: str = Field(min_length=1, max_length=_NAME)
 
 
+class TrialOut(BaseModel):
+    """A trial as lists and dashboards show it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    name: str
+    design: str
+    seed: int
+    protocol: str
+    site: str | None
+    plots: int
+
+
+class PlotOut(BaseModel):
+    """A plot's place in the design and on the bed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    plot: int
+    block: int | None
+    row: int | None
+    col: int | None
+    treatment: str
+    check: bool
+    x_min_mm: float
+    x_max_mm: float
+    y_min_mm: float
+    y_max_mm: float
+
+
 class ObservationOut(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -618,6 +650,60 @@ class TrialStore:
 
         def work(session: Session) -> int | None:
             return session.scalar(select(Site.id).where(Site.name == name))
+
+        return run_in_transaction(self._sessions, work, read_only=True)
+
+    def trials(self) -> list[TrialOut]:
+        """Every trial, newest first, with its site (from its plots) and plot count."""
+
+        def work(session: Session) -> list[TrialOut]:
+            counts: dict[int, int] = dict(
+                session.execute(select(Plot.trial_id, func.count()).group_by(Plot.trial_id)).all()
+            )
+            sites: dict[int, str] = dict(
+                session.execute(
+                    select(Plot.trial_id, Site.name)
+                    .join(Site, Plot.site_id == Site.id)
+                    .group_by(Plot.trial_id, Site.name)
+                ).all()
+            )
+            rows = session.scalars(select(Trial).order_by(Trial.id.desc()))
+            return [
+                TrialOut(
+                    id=t.id, name=t.name, design=t.design, seed=t.seed, protocol=t.protocol,
+                    site=sites.get(t.id), plots=counts.get(t.id, 0),
+                )
+                for t in rows
+            ]  # fmt: skip
+
+        return run_in_transaction(self._sessions, work, read_only=True)
+
+    def trial(self, trial_id: int) -> TrialOut:
+        """One trial, or a TrialError naming the id."""
+        for found in self.trials():
+            if found.id == trial_id:
+                return found
+        raise TrialError(f"there is no trial {trial_id}")
+
+    def plots(self, trial_id: int) -> list[PlotOut]:
+        """The trial's plots in plot-number order."""
+
+        def work(session: Session) -> list[PlotOut]:
+            _get(session, Trial, trial_id, "trial")
+            rows = session.execute(
+                select(Plot, Treatment.label)
+                .join(Treatment, Plot.treatment_id == Treatment.id)
+                .where(Plot.trial_id == trial_id)
+                .order_by(Plot.plot_number)
+            ).all()
+            return [
+                PlotOut(
+                    plot=p.plot_number, block=p.block, row=p.row, col=p.col, treatment=label,
+                    check=p.is_check, x_min_mm=p.x_min_mm, x_max_mm=p.x_max_mm,
+                    y_min_mm=p.y_min_mm, y_max_mm=p.y_max_mm,
+                )
+                for p, label in rows
+            ]  # fmt: skip
 
         return run_in_transaction(self._sessions, work, read_only=True)
 

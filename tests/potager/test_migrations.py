@@ -14,6 +14,7 @@ from sqlalchemy import inspect
 import controller.action_journal  # (registers the action journal tables)
 import controller.scheduler  # noqa: F401  (registers the schedule tables)
 import trials.store  # noqa: F401  (registers the trial tables)
+import web.accounts  # noqa: F401  (registers the web accounts tables)
 from potager.db import Base, alembic_config, make_engine, upgrade_database
 
 

@@ -1,0 +1,104 @@
+"""`potager serve` and `potager user`: the web application and who may use it.
+
+potager serve [--host 127.0.0.1] [--port 8000] [--database URL]
+potager user add NAME --role researcher [--site NAME]   # password read from stdin
+potager user token NAME --label "robot greenhouse-1"      # an API token, shown once
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+from typing import Any
+
+ROLES = ("admin", "researcher", "operator", "teacher", "student", "viewer")
+
+
+def add_web(commands: Any) -> None:
+    serve = commands.add_parser("serve", help="the web application: dashboards, API")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000)
+    _database_option(serve)
+    serve.set_defaults(handler=_run_serve)
+    user = commands.add_parser("user", help="web accounts: add a user, issue an API token")
+    actions = user.add_subparsers(title="actions", metavar="ACTION", required=True)
+    add = actions.add_parser("add", help="a new user; the password is read from stdin")
+    add.add_argument("name")
+    add.add_argument("--role", choices=ROLES, required=True)
+    add.add_argument("--site", help="the site an operator's robots belong to")
+    _database_option(add)
+    add.set_defaults(handler=_run_user_add)
+    token = actions.add_parser("token", help="an API token for scripts and robots")
+    token.add_argument("name")
+    token.add_argument("--label", required=True, help="what the token is for")
+    _database_option(token)
+    token.set_defaults(handler=_run_user_token)
+
+
+def database_url(given: str | None) -> str:
+    from potager.settings import load_settings
+
+    url = given or load_settings().effective_database_url
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def serve(url: str, host: str, port: int) -> None:
+    import uvicorn
+
+    from web.app import create_app
+
+    uvicorn.run(create_app(url), host=host, port=port, log_level="warning")
+
+
+def _database_option(parser: Any) -> None:
+    parser.add_argument("--database", help="SQLAlchemy URL (default: the settings' database)")
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    print(f"Potager on http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
+    serve(database_url(args.database), args.host, args.port)
+    return 0
+
+
+def _accounts(given: str | None) -> Any:
+    from potager.db import make_engine, session_factory, upgrade_database
+    from web.accounts import Accounts
+
+    url = database_url(given)
+    upgrade_database(url)
+    return Accounts(session_factory(make_engine(url)))
+
+
+def _run_user_add(args: argparse.Namespace) -> int:
+    from potager.db import make_engine, session_factory
+    from trials.store import TrialStore
+    from web.accounts import Role
+
+    accounts = _accounts(args.database)
+    site_id = None
+    if args.site:
+        store = TrialStore(session_factory(make_engine(database_url(args.database))))
+        site_id = store.site_id(args.site)
+        if site_id is None:
+            from web.accounts import AccessError
+
+            raise AccessError(f"there is no site {args.site!r}; create its trial first")
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline()
+    user_id = accounts.create_user(args.name, password.rstrip("\n"), Role(args.role), site_id)
+    print(f"user {args.name!r} ({args.role}) created, id {user_id}")
+    return 0
+
+
+def _run_user_token(args: argparse.Namespace) -> int:
+    from web.accounts import AccessError
+
+    accounts = _accounts(args.database)
+    user_id = accounts.user_id(args.name)
+    if user_id is None:
+        raise AccessError(f"there is no user {args.name!r}")
+    print(accounts.issue_api_token(user_id, args.label))
+    return 0

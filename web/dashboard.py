@@ -1,0 +1,185 @@
+"""A trial's dashboard as data: field map, analysis in one line and in full, observations.
+
+Pure: it takes what the store returns and gives what the pages and the JSON API show, so
+a page and `/api/trials/{id}/analysis` always agree.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from matplotlib.figure import Figure
+
+from trials import TrialError
+from trials.analysis import AnovaResult, Observations, anova_crd, anova_rcbd, compare
+from trials.figures import field_map, means_plot, to_svg
+from trials.store import PlotOut, TidyRow
+
+FACTOR = "treatment"
+
+
+@dataclass(frozen=True)
+class MeanLine:
+    treatment: str
+    mean: float
+    se: float
+    n: int
+    letters: str
+    percent_of_control: float | None
+
+
+@dataclass(frozen=True)
+class TableLine:
+    stratum: str
+    source: str
+    df: int
+    ss: float
+    ms: float
+    f: float | None
+    p: float | None
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One variable analysed as its design asks (blocks: RCBD, else completely random)."""
+
+    variable: str
+    design: str
+    f: float | None
+    p: float | None
+    cv_percent: float
+    residual_sd: float
+    lsd: float | None
+    table: list[TableLine]
+    means: list[MeanLine]
+    control: str | None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    variables: list[str]
+    variable: str | None
+    rows: list[TidyRow]
+    analysis: Analysis | None
+    problem: str | None = None
+    numeric_by_plot: dict[int, float] = field(default_factory=dict)
+
+
+def numeric_variables(rows: Sequence[TidyRow]) -> list[str]:
+    names: dict[str, None] = {}
+    for row in rows:
+        if isinstance(row.value, int | float) and not isinstance(row.value, bool):
+            names.setdefault(row.variable)
+    return list(names)
+
+
+def dashboard(plots: Sequence[PlotOut], rows: Sequence[TidyRow], variable: str | None) -> Dashboard:
+    """The dashboard of `variable` (default: the first numeric one)."""
+    variables = numeric_variables(rows)
+    chosen = variable if variable in variables else (variables[0] if variables else None)
+    if chosen is None:
+        return Dashboard(variables, None, list(rows), None)
+    latest = _latest_per_plot(rows, chosen)
+    try:
+        analysis = analyse(plots, latest, chosen)
+        problem = None
+    except TrialError as error:
+        analysis, problem = None, str(error)
+    return Dashboard(variables, chosen, list(rows), analysis, problem, latest)
+
+
+def analyse(plots: Sequence[PlotOut], values: dict[int, float], variable: str) -> Analysis:
+    """ANOVA, LSD, Tukey letters and % of control of the plots' values."""
+    measured = [p for p in plots if p.plot in values]
+    if len({p.treatment for p in measured}) < 2 or len(measured) < 3:
+        raise TrialError(f"not enough observations of {variable!r} to analyse")
+    result, blocked = _anova(plots, values, variable)
+    line = result.row(FACTOR)
+    tukey = compare(result, FACTOR, "tukey")
+    lsd = compare(result, FACTOR, "lsd").critical_difference
+    letters = {group.level: group.letters for group in tukey.groups}
+    control = next((p.treatment for p in measured if p.check), None)
+    means = result.means(FACTOR)
+    control_mean = next((m.mean for m in means if m.level == control), None)
+    return Analysis(
+        variable=variable,
+        design="rcbd" if blocked else "crd",
+        f=line.f,
+        p=line.p,
+        cv_percent=result.cv_percent,
+        residual_sd=result.residual_sd,
+        lsd=lsd,
+        table=[TableLine(r.stratum, r.source, r.df, r.ss, r.ms, r.f, r.p) for r in result.table],
+        means=[
+            MeanLine(
+                m.level,
+                m.mean,
+                m.se,
+                m.n,
+                letters.get(m.level, ""),
+                None if not control_mean else 100.0 * m.mean / control_mean,
+            )
+            for m in sorted(means, key=lambda m: -m.mean)
+        ],
+        control=control,
+    )
+
+
+def field_map_svg(plots: Sequence[PlotOut], values: dict[int, float]) -> str | None:
+    """The values over the field grid, blocks outlined; None when plots have no grid."""
+    placed = [p for p in plots if p.row is not None and p.col is not None and p.plot in values]
+    if not placed:
+        return None
+    figure = field_map(
+        [p.row for p in placed if p.row is not None],
+        [p.col for p in placed if p.col is not None],
+        [values[p.plot] for p in placed],
+        [str(p.block) for p in placed] if all(p.block is not None for p in placed) else None,
+    )
+    return to_svg(figure)
+
+
+def means_figure(
+    plots: Sequence[PlotOut], values: dict[int, float], variable: str, kind: str
+) -> bytes:
+    """The means with Tukey letters as SVG or PNG bytes."""
+    result, _ = _anova(plots, values, variable)
+    figure = means_plot(result, FACTOR, compare(result, FACTOR, "tukey"))
+    return _figure_bytes(figure, kind)
+
+
+def _anova(
+    plots: Sequence[PlotOut], values: dict[int, float], variable: str
+) -> tuple[AnovaResult, bool]:
+    """The ANOVA of the measured plots, and whether it used blocks (RCBD) or not (CRD)."""
+    measured = [p for p in plots if p.plot in values]
+    blocked = all(p.block is not None for p in measured)
+    response = [values[p.plot] for p in measured]
+    treatments = [p.treatment for p in measured]
+    if blocked:
+        blocks = [p.block for p in measured]
+        observations = Observations.from_columns(
+            response, response_name=variable, treatment=treatments, block=blocks
+        )
+        return anova_rcbd(observations, FACTOR, "block"), True
+    observations = Observations.from_columns(response, response_name=variable, treatment=treatments)
+    return anova_crd(observations), False
+
+
+def _figure_bytes(figure: Figure, kind: str) -> bytes:
+    if kind == "svg":
+        return to_svg(figure).encode()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def _latest_per_plot(rows: Sequence[TidyRow], variable: str) -> dict[int, float]:
+    """Each plot's latest numeric value of the variable (rows come oldest first)."""
+    latest: dict[int, float] = {}
+    for row in rows:
+        if row.variable == variable and isinstance(row.value, int | float):
+            latest[row.plot] = float(row.value)
+    return latest

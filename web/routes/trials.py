@@ -1,0 +1,165 @@
+"""Trial pages: the list, the dashboard, its downloads, and read-only share links.
+
+A share link's pages live under `/shared/{token}/` and show that one trial's dashboard and
+downloads, with no navigation to anything else; a revoked or expired token is a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from potager.db import utc_now
+from trials import TrialError
+from web import exports
+from web.accounts import Account, Role
+from web.dashboard import dashboard, field_map_svg, means_figure
+from web.deps import PageAccount, Services, Svc, allow, check_csrf, page
+
+router = APIRouter(include_in_schema=False)
+DOWNLOADS = {
+    "fieldbook.csv": "text/csv",
+    "observations.csv": "text/csv",
+    "brapi.json": "application/json",
+    "means.svg": "image/svg+xml",
+    "means.png": "image/png",
+}
+
+
+@router.get("/")
+def home(request: Request, svc: Svc, account: PageAccount) -> Response:
+    return page(request, svc, "home.html", account, trials=svc.trials.trials())
+
+
+@router.get("/trials/{trial_id}")
+def trial_dashboard(
+    request: Request,
+    svc: Svc,
+    account: PageAccount,
+    trial_id: int,
+    variable: str | None = None,
+) -> Response:
+    return _dashboard_page(request, svc, account, trial_id, variable, f"/trials/{trial_id}")
+
+
+@router.get("/trials/{trial_id}/{name}")
+def trial_download(
+    svc: Svc, account: PageAccount, trial_id: int, name: str, variable: str | None = None
+) -> Response:
+    return _download(svc, trial_id, name, variable)
+
+
+@router.post("/trials/{trial_id}/share")
+def create_share(
+    request: Request,
+    svc: Svc,
+    account: PageAccount,
+    trial_id: int,
+    label: Annotated[str, Form(min_length=1, max_length=120)],
+    csrf: Annotated[str | None, Form()] = None,
+    days: Annotated[int | None, Form(ge=1, le=3650)] = None,
+) -> Response:
+    check_csrf(request, csrf)
+    allow(account, Role.RESEARCHER, Role.TEACHER)
+    expires = utc_now() + timedelta(days=days) if days else None
+    _, token = svc.accounts.share(trial_id, account.id, label, expires)
+    link = str(request.url_for("shared_dashboard", token=token))
+    return _dashboard_page(
+        request, svc, account, trial_id, None, f"/trials/{trial_id}", new_link=link
+    )
+
+
+@router.post("/trials/{trial_id}/share/{link_id}/revoke")
+def revoke_share(
+    request: Request,
+    svc: Svc,
+    account: PageAccount,
+    trial_id: int,
+    link_id: int,
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    check_csrf(request, csrf)
+    allow(account, Role.RESEARCHER, Role.TEACHER)
+    if link_id not in {link.id for link in svc.accounts.share_links(trial_id)}:
+        raise HTTPException(404, f"trial {trial_id} has no share link {link_id}")
+    svc.accounts.revoke_share(link_id)
+    return RedirectResponse(f"/trials/{trial_id}", status_code=303)
+
+
+@router.get("/shared/{token}", name="shared_dashboard")
+def shared_dashboard(
+    request: Request, svc: Svc, token: str, variable: str | None = None
+) -> Response:
+    trial_id = _shared_trial(svc, token)
+    return _dashboard_page(request, svc, None, trial_id, variable, f"/shared/{token}")
+
+
+@router.get("/shared/{token}/{name}")
+def shared_download(svc: Svc, token: str, name: str, variable: str | None = None) -> Response:
+    return _download(svc, _shared_trial(svc, token), name, variable)
+
+
+def _shared_trial(svc: Services, token: str) -> int:
+    trial_id = svc.accounts.shared_trial(token)
+    if trial_id is None:
+        raise HTTPException(404, "this share link does not exist, has expired or was revoked")
+    return trial_id
+
+
+def _dashboard_page(
+    request: Request,
+    svc: Services,
+    account: Account | None,
+    trial_id: int,
+    variable: str | None,
+    base: str,
+    new_link: str | None = None,
+) -> Response:
+    try:
+        trial = svc.trials.trial(trial_id)
+    except TrialError as error:
+        raise HTTPException(404, str(error)) from None
+    plots = svc.trials.plots(trial_id)
+    view = dashboard(plots, svc.trials.tidy_observations(trial_id), variable)
+    may_share = account is not None and account.may(Role.RESEARCHER, Role.TEACHER)
+    return page(
+        request,
+        svc,
+        "dashboard.html",
+        account,
+        trial=trial,
+        view=view,
+        base=base,
+        field_map=field_map_svg(plots, view.numeric_by_plot),
+        links=svc.accounts.share_links(trial_id) if may_share else [],
+        may_share=may_share,
+        new_link=new_link,
+        shared=account is None,
+    )
+
+
+def _download(svc: Services, trial_id: int, name: str, variable: str | None) -> Response:
+    if name not in DOWNLOADS:
+        raise HTTPException(404, f"no download {name!r}; there are {', '.join(DOWNLOADS)}")
+    try:
+        trial = svc.trials.trial(trial_id)
+    except TrialError as error:
+        raise HTTPException(404, str(error)) from None
+    plots, rows = svc.trials.plots(trial_id), svc.trials.tidy_observations(trial_id)
+    body: str | bytes
+    if name == "fieldbook.csv":
+        body = exports.field_book(plots)
+    elif name == "observations.csv":
+        body = exports.observations_csv(rows)
+    elif name == "brapi.json":
+        body = exports.brapi(trial, plots, rows)
+    else:
+        view = dashboard(plots, rows, variable)
+        if view.analysis is None or view.variable is None:
+            raise HTTPException(404, "nothing to draw: no analysable variable yet")
+        body = means_figure(plots, view.numeric_by_plot, view.variable, name.split(".")[1])
+    disposition = {"Content-Disposition": f'attachment; filename="trial-{trial_id}-{name}"'}
+    return Response(body, media_type=DOWNLOADS[name], headers=disposition)
