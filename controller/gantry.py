@@ -297,6 +297,11 @@ class Gantry:
         else:
             self._outputs_on.discard(pin)
 
+    @property
+    def outputs_on(self) -> frozenset[int]:
+        """Pins this controller has switched on and not yet off (what a status shows)."""
+        return frozenset(self._outputs_on)
+
     def read_pin(self, pin: int, mode: PinMode = PinMode.DIGITAL) -> int:
         _check_pin(pin, 0, mode)
         result = self._check(ReadPin(pin, mode))

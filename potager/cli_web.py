@@ -8,8 +8,10 @@ potager user token NAME --label "robot greenhouse-1"      # an API token, shown 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,11 @@ def add_web(commands: Any) -> None:
     serve = commands.add_parser("serve", help="the web application: dashboards, API")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--sim-robots", type=int, default=0, help="simulated robots to show and drive"
+    )
+    serve.add_argument("--sim-site", help="the site the simulated robots belong to")
+    serve.add_argument("--time-scale", type=float, default=10.0, help="their clock speed-up")
     _database_option(serve)
     serve.set_defaults(handler=_run_serve)
     user = commands.add_parser("user", help="web accounts: add a user, issue an API token")
@@ -46,12 +53,12 @@ def database_url(given: str | None) -> str:
     return url
 
 
-def serve(url: str, host: str, port: int) -> None:
+def serve(url: str, host: str, port: int, hub: Any = None) -> None:
     import uvicorn
 
     from web.app import create_app
 
-    uvicorn.run(create_app(url), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(url, hub), host=host, port=port, log_level="warning")
 
 
 def _database_option(parser: Any) -> None:
@@ -59,9 +66,36 @@ def _database_option(parser: Any) -> None:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    print(f"Potager on http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
-    serve(database_url(args.database), args.host, args.port)
+    url = database_url(args.database)
+    with simulated_hub(url, args.sim_robots, args.sim_site, args.time_scale) as hub:
+        print(f"Potager on http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
+        serve(url, args.host, args.port, hub)
     return 0
+
+
+@contextlib.contextmanager
+def simulated_hub(url: str, count: int, site: str | None, time_scale: float) -> Iterator[Any]:
+    """A robot hub with `count` simulated Genesis robots on pseudo-terminals."""
+    from controller.gantry import Gantry
+    from controller.link import SerialLink
+    from potager.clock import ScaledClock
+    from potager.db import make_engine, session_factory, upgrade_database
+    from potager.robots import get_profile
+    from sim.serve import simulated_robots
+    from trials.store import TrialStore
+    from web.robots import RobotHub
+
+    hub = RobotHub()
+    site_id = None
+    if site is not None:
+        upgrade_database(url)
+        site_id = TrialStore(session_factory(make_engine(url))).site_id(site)
+    profile, clock = get_profile("genesis"), ScaledClock(time_scale)
+    with simulated_robots(profile, count, clock) as ports, contextlib.ExitStack() as stack:
+        for number, robot in enumerate(ports, start=1):
+            gantry = stack.enter_context(Gantry(SerialLink(robot.port, clock=clock), profile))
+            hub.add(f"sim-{number}", f"Simulated robot {number}", site_id, gantry)
+        yield hub
 
 
 def _accounts(given: str | None) -> Any:

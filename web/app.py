@@ -20,12 +20,14 @@ from potager.db import make_engine, session_factory, upgrade_database
 from trials.store import TrialStore
 from web.accounts import Accounts
 from web.deps import LoginRequiredError, Services
-from web.routes import api, auth, trials
+from web.robots import RobotHub
+from web.routes import api, auth, robots, trials
 
 HERE = Path(__file__).parent
 
 
-def create_app(database_url: str) -> FastAPI:
+def create_app(database_url: str, hub: RobotHub | None = None) -> FastAPI:
+    """The app on this database; `hub` holds the robots it may show and drive."""
     upgrade_database(database_url)
     sessions = session_factory(make_engine(database_url))
     app = FastAPI(
@@ -40,8 +42,9 @@ def create_app(database_url: str) -> FastAPI:
         journal=ActionJournal(sessions),
         templates=Jinja2Templates(directory=HERE / "templates"),
     )
+    app.state.hub = hub or RobotHub()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for router in (auth.router, trials.router, api.router):
+    for router in (auth.router, robots.router, trials.router, api.router):
         app.include_router(router)
 
     @app.exception_handler(LoginRequiredError)
