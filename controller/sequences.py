@@ -12,9 +12,12 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 from controller.celeryscript import import_celeryscript, is_celeryscript
 from controller.gantry import Gantry
@@ -331,14 +334,17 @@ def _model_path(sent: list[Command], profile: RobotProfile) -> tuple[list[Coordi
 
 
 def plot_dry_run(run: DryRun, profile: RobotProfile, png_path: str | Path) -> None:
-    """A picture of the path over the bed, with the farm map's places."""
-    import matplotlib
+    """A picture of the path over the bed, with the farm map's places, as a PNG file."""
+    dry_run_figure(run, profile).savefig(png_path, dpi=100)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def dry_run_figure(run: DryRun, profile: RobotProfile) -> Figure:
+    """The path over the bed with the farm map's places (no pyplot: safe in a server)."""
+    from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
-    figure, axes = plt.subplots(figsize=(8, 8 * profile.length_y_mm / profile.length_x_mm + 1))
+    figure = Figure(figsize=(8, 8 * profile.length_y_mm / profile.length_x_mm + 1))
+    axes = figure.subplots()
     axes.add_patch(
         Rectangle((0, 0), profile.length_x_mm, profile.length_y_mm, fill=False, color="0.4")
     )
@@ -357,5 +363,4 @@ def plot_dry_run(run: DryRun, profile: RobotProfile, png_path: str | Path) -> No
         title=f"{run.command_count} commands, {run.path_length_mm:.0f} mm, {run.duration_s:.1f} s",
     )
     axes.legend(loc="upper right")
-    figure.savefig(png_path, dpi=100)
-    plt.close(figure)
+    return figure

@@ -15,7 +15,6 @@ from potager.robots import PROFILES
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from controller.bed_jobs import Eyes
     from controller.sequence_check import CheckedSequence
     from controller.sequence_models import Detector
     from potager.farm import Farm
@@ -97,41 +96,9 @@ def _read_farm(path: str) -> Farm:
         raise SequenceError([f"{path}: {error}"]) from None
 
 
-class SimulatorEyes:
-    """A dry run's eyes: the simulator's camera over the sequence's farm (a lettuce at each
-    plant, weeds around them), with the simulator-trained models, made at first use."""
-
-    def __init__(self, profile: RobotProfile) -> None:
-        self.profile = profile
-        self.farm: Farm | None = None
-        self._eyes: Eyes | None = None
-
-    def __call__(self) -> Eyes:
-        if self._eyes is None:
-            from potager.farm import Farm
-            from potager.settings import load_settings
-            from sim.garden import garden_for_farm
-            from sim.vision_models import sim_eyes
-            from vision.camera_model import CameraModel
-
-            garden = garden_for_farm(
-                self.farm or Farm(), self.profile.length_x_mm, self.profile.length_y_mm
-            )
-            camera = CameraModel(width_px=640, height_px=480, mm_per_px=1.0)
-            self._eyes = sim_eyes(garden, camera, cache_dir=load_settings().data_dir / "models")
-        return self._eyes
-
-
-def simulator_detectors(profile: RobotProfile) -> tuple[dict[str, Detector], SimulatorEyes]:
-    """`plant-detection` on the simulator, and its eyes (give them the farm once checked)."""
-    from controller.detectors import vision_detectors
-
-    eyes = SimulatorEyes(profile)
-    return vision_detectors(eyes), eyes
-
-
 def _run_check(args: argparse.Namespace) -> int:
     from potager.robots import get_profile
+    from sim.detection import simulator_detectors
 
     detectors, _ = simulator_detectors(get_profile(args.profile))
     checked, profile = _checked(args, detectors)
@@ -143,6 +110,7 @@ def _run_check(args: argparse.Namespace) -> int:
 def _run_dry_run(args: argparse.Namespace) -> int:
     from controller.sequences import dry_run, plot_dry_run
     from potager.robots import get_profile
+    from sim.detection import simulator_detectors
     from sim.serve import firmware_for
 
     detectors, eyes = simulator_detectors(get_profile(args.profile))

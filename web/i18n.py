@@ -78,6 +78,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "home": "Find home",
         "unlock": "Unlock",
         "move": "Move",
+        "editor": "Sequence editor",
+        "robot_model": "Robot",
+        "check": "Check",
+        "dry_run": "Dry run on the simulator",
+        "sequence_ok": "No problem found: the sequence is ready.",
+        "problems": "Problems to fix",
+        "predicted": "Predicted time {duration} s, path {length} mm, {commands} firmware commands.",
     },
     "fr": {
         "sign_in": "Se connecter",
@@ -145,6 +152,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "home": "Retour à l'origine",
         "unlock": "Déverrouiller",
         "move": "Déplacer",
+        "editor": "Éditeur de séquences",
+        "robot_model": "Robot",
+        "check": "Vérifier",
+        "dry_run": "Essai à blanc sur le simulateur",
+        "sequence_ok": "Aucun problème : la séquence est prête.",
+        "problems": "Problèmes à corriger",
+        "predicted": "Durée prévue {duration} s, trajet {length} mm, {commands} commandes.",
     },
 }
 

@@ -10,8 +10,8 @@ import pytest
 
 from controller.sequence_load import SequenceError
 from controller.sequences import check_text, dry_run, load_sequence
-from potager.cli_sequence import simulator_detectors
 from potager.robots import get_profile
+from sim.detection import simulator_detectors
 from sim.garden import Kind, garden_for_farm
 from sim.serve import firmware_for
 
