@@ -149,6 +149,7 @@ class ScheduleView:
     rule: EventRule | RegimenRule
     grace_s: float
     cursor: tuple[datetime, int] | None
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -226,18 +227,38 @@ class ScheduleStore:
 
         return run_in_transaction(self._sessions, work)
 
-    def schedules(self, robot_id: str) -> list[ScheduleView]:
-        """The robot's enabled schedules."""
+    def schedules(self, robot_id: str, *, disabled_too: bool = False) -> list[ScheduleView]:
+        """The robot's enabled schedules (and the disabled ones, if asked)."""
 
         def work(session: Session) -> list[ScheduleView]:
-            rows = session.scalars(
-                select(Schedule)
-                .where(Schedule.robot_id == robot_id, Schedule.enabled)
-                .order_by(Schedule.id)
-            )
-            return [_schedule_view(row) for row in rows]
+            query = select(Schedule).where(Schedule.robot_id == robot_id).order_by(Schedule.id)
+            if not disabled_too:
+                query = query.where(Schedule.enabled)
+            return [_schedule_view(row) for row in session.scalars(query)]
 
         return run_in_transaction(self._sessions, work, read_only=True)
+
+    def robot_ids(self) -> list[str]:
+        """Every robot that has schedules."""
+
+        def work(session: Session) -> list[str]:
+            return list(
+                session.scalars(select(Schedule.robot_id).distinct().order_by(Schedule.robot_id))
+            )
+
+        return run_in_transaction(self._sessions, work, read_only=True)
+
+    def set_enabled(self, robot_id: str, schedule_id: int, enabled: bool) -> None:
+        """Switch one schedule on or off; switched back on, what fell meanwhile follows the
+        missed-run policy."""
+
+        def work(session: Session) -> None:
+            row = session.get(Schedule, schedule_id)
+            if row is None or row.robot_id != robot_id:
+                raise SchedulerError(f"robot {robot_id!r} has no schedule {schedule_id}")
+            row.enabled = enabled
+
+        run_in_transaction(self._sessions, work)
 
     def journal(self, robot_id: str) -> list[ExecutionView]:
         """Every execution of the robot, oldest occurrence first."""
@@ -402,6 +423,7 @@ def _schedule_view(row: Schedule) -> ScheduleView:
         rule=_RULE.validate_python(row.rule),
         grace_s=row.grace_s,
         cursor=cursor,
+        enabled=row.enabled,
     )
 
 

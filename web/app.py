@@ -21,7 +21,7 @@ from trials.store import TrialStore
 from web.accounts import Accounts
 from web.deps import LoginRequiredError, Services
 from web.robots import RobotHub
-from web.routes import api, auth, editor, robots, trials
+from web.routes import api, auth, editor, robots, schedules, trials
 
 HERE = Path(__file__).parent
 
@@ -44,7 +44,14 @@ def create_app(database_url: str, hub: RobotHub | None = None) -> FastAPI:
     )
     app.state.hub = hub or RobotHub()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for router in (auth.router, robots.router, editor.router, trials.router, api.router):
+    for router in (
+        auth.router,
+        robots.router,
+        editor.router,
+        schedules.router,
+        trials.router,
+        api.router,
+    ):
         app.include_router(router)
 
     @app.exception_handler(LoginRequiredError)
