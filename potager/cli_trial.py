@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import sys
 import textwrap
@@ -418,16 +417,17 @@ def _run_strip_trial(args: argparse.Namespace, records: list[dict[str, str]]) ->
 
 
 def _read_records(path: Path) -> list[dict[str, str]]:
+    from trials import TrialError
+    from trials.export import csv_records
+
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as error:
         raise CommandError(f"cannot read {path}: {error.strerror or error}") from None
-    sample = text[:4096]
-    delimiter = ";" if sample.count(";") > sample.count(",") else ","  # French spreadsheets
-    records = list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
-    if not records:
-        raise CommandError(f"{path} has no data lines under its header")
-    return records
+    try:
+        return csv_records(text, str(path))
+    except TrialError as error:
+        raise CommandError(str(error)) from None
 
 
 def _analysed(args: argparse.Namespace, records: list[dict[str, str]]) -> tuple[AnovaResult, str]:
@@ -724,10 +724,9 @@ def _add_import(actions: Any) -> None:
 
 def _run_import(args: argparse.Namespace) -> int:
     from trials import TrialError
+    from trials.export import observation_rows
 
-    rows = _read_records(args.data)[args.skip :]
-    keep = ("plot", "variable", "value", "observed_at", "source")
-    rows_kept = [{key: row[key] for key in keep if row.get(key) not in (None, "")} for row in rows]
+    rows_kept = observation_rows(_read_records(args.data)[args.skip :])
     store = _store(args)
     trial_id = store.trial_id(args.trial)
     batch = max(1, args.batch)

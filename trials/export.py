@@ -235,6 +235,28 @@ def read_field_book_csv(source: str | Path) -> list[PlotRow]:
     return plot_rows(rows, where=f"{path} line", first=2)  # the header is line 1
 
 
+IMPORT_COLUMNS = ("plot", "variable", "value", "observed_at", "source")
+
+
+def csv_records(text: str, where: str) -> list[dict[str, str]]:
+    """The data lines of a CSV text as dicts by header; `;`-separated files (as French
+    spreadsheets save) are read too."""
+    sample = text[:4096]
+    delimiter = ";" if sample.count(";") > sample.count(",") else ","
+    records = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff")), delimiter=delimiter))
+    if not records:
+        raise TrialError(f"{where} has no data lines under its header")
+    return records
+
+
+def observation_rows(records: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    """The columns an observation import reads (plot, variable, value, observed_at, source)."""
+    return [
+        {key: row[key] for key in IMPORT_COLUMNS if row.get(key) not in (None, "")}
+        for row in records
+    ]
+
+
 def observations_long_csv(
     observations: Sequence[Observation], variables: Sequence[Variable]
 ) -> str:

@@ -571,10 +571,17 @@ def _loaded_value(variable: Variable, number: float | None, text: str | None) ->
     return round(number) if variable.scale == "ordinal" else number
 
 
+def _decimal(text: str) -> float:
+    """A number as people type it: "31.5", or "31,5" with the decimal comma of French."""
+    if "," in text and "." not in text and text.count(",") == 1:
+        text = text.replace(",", ".")
+    return float(text)
+
+
 def _parsed_text(variable: Variable, plot_number: int, text: str) -> Value:
     """An imported cell read by the variable's scale; unreadable text is a TrialError."""
     readers: dict[str, Any] = {
-        "numeric": float,
+        "numeric": _decimal,
         "ordinal": int,
         "categorical": str,
         "date": date.fromisoformat,

@@ -207,3 +207,31 @@ def test_pages_speak_the_browsers_language_or_the_chosen_one(site: Site) -> None
     assert "Sign in" in client.get("/login", headers={"Accept-Language": "de, en;q=0.5"}).text
     client.get("/language/fr")
     assert "Se connecter" in client.get("/login").text
+
+
+def test_an_observations_csv_is_imported_whole_or_refused_with_its_rows(site: Site) -> None:
+    client, csrf = site.signed_in(Role.RESEARCHER)
+    url = f"/trials/{site.trial_id}/import"
+    plot = client.get(f"/api/trials/{site.trial_id}", headers=site.bearer(Role.VIEWER)).json()
+    first = plot["plots"][0]["plot"]
+    good = f"plot;variable;value;observed_at\n{first};cover;31,5;2026-06-02T09:00:00+00:00\n"
+    done = client.post(url, data={"csrf": csrf}, files={"file": ("obs.csv", good, "text/csv")})
+    assert done.status_code == 200 and "1 observations imported" in done.text
+    bad = f"plot,variable,value\n{first},cover,40\n999,cover,10\n{first},cover,140\n"
+    refused = client.post(url, data={"csrf": csrf}, files={"file": ("obs.csv", bad, "text/csv")})
+    assert refused.status_code == 422
+    assert "2 of 3 rows are invalid" in refused.text and "999" in refused.text
+    binary = client.post(
+        url, data={"csrf": csrf}, files={"file": ("photo.csv", b"\xff\xd8\xff\xe0JFIF", "text/csv")}
+    )
+    assert binary.status_code == 422 and "not a text CSV" in binary.text
+    huge = "plot,variable,value\n" + "1,cover,1\n" * 300_000
+    too_big = client.post(url, data={"csrf": csrf}, files={"file": ("big.csv", huge, "text/csv")})
+    assert too_big.status_code == 422 and "over 2 MB" in too_big.text
+    rows = client.get(f"/api/trials/{site.trial_id}/observations", headers=site.bearer(Role.VIEWER))
+    assert len(rows.json()) == 17  # the 16 seeded and the one good import
+    viewer, viewer_csrf = site.signed_in(Role.VIEWER)
+    forbidden = viewer.post(
+        url, data={"csrf": viewer_csrf}, files={"file": ("obs.csv", good, "text/csv")}
+    )
+    assert forbidden.status_code == 403

@@ -9,17 +9,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from potager.db import utc_now
 from trials import TrialError
+from trials.export import csv_records, observation_rows
 from web import exports
 from web.accounts import Account, Role
 from web.dashboard import dashboard, field_map_svg, means_figure
 from web.deps import PageAccount, Services, Svc, allow, check_csrf, page
 
 router = APIRouter(include_in_schema=False)
+MAX_UPLOAD_BYTES = 2_000_000
 DOWNLOADS = {
     "fieldbook.csv": "text/csv",
     "observations.csv": "text/csv",
@@ -72,6 +74,41 @@ def create_share(
     )
 
 
+@router.post("/trials/{trial_id}/import")
+async def import_observations(
+    request: Request,
+    svc: Svc,
+    account: PageAccount,
+    trial_id: int,
+    file: UploadFile,
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    """A CSV of observations (plot, variable, value, observed_at, source), all or nothing."""
+    check_csrf(request, csrf)
+    allow(account, Role.RESEARCHER, Role.OPERATOR)
+    data = await file.read(MAX_UPLOAD_BYTES + 1)
+    try:
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise TrialError(f"the file is over {MAX_UPLOAD_BYTES // 1_000_000} MB: split it")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise TrialError("the file is not a text CSV (UTF-8): export it as CSV") from None
+        rows = observation_rows(csv_records(text, file.filename or "the file"))
+        uploaded_at = utc_now().isoformat()
+        rows = [{"observed_at": uploaded_at, **row} for row in rows]  # undated: now
+        stored = svc.trials.import_observations(trial_id, rows, importer=account.name)
+        message, failed = f"{len(stored)} observations imported", False
+    except TrialError as error:
+        message, failed = str(error), True
+    response = _dashboard_page(
+        request, svc, account, trial_id, None, f"/trials/{trial_id}", notice=(message, failed)
+    )
+    if failed:
+        response.status_code = 422
+    return response
+
+
 @router.post("/trials/{trial_id}/share/{link_id}/revoke")
 def revoke_share(
     request: Request,
@@ -117,6 +154,7 @@ def _dashboard_page(
     variable: str | None,
     base: str,
     new_link: str | None = None,
+    notice: tuple[str, bool] | None = None,
 ) -> Response:
     try:
         trial = svc.trials.trial(trial_id)
@@ -136,6 +174,8 @@ def _dashboard_page(
         field_map=field_map_svg(plots, view.numeric_by_plot),
         links=svc.accounts.share_links(trial_id) if may_share else [],
         may_share=may_share,
+        may_import=account is not None and account.may(Role.RESEARCHER, Role.OPERATOR),
+        notice=notice,
         new_link=new_link,
         shared=account is None,
     )
