@@ -1,5 +1,5 @@
 """Run every benchmark: `python -m bench [NAME ...] [--quick]` (names: link, planner, vision,
-design, analysis, season).
+design, analysis, season, web).
 
 `--quick` sets POTAGER_BENCH_QUICK=1: benchmarks that know it run a smaller set for
 fast iteration (the planner: N = 50 and 200 only).
@@ -17,6 +17,7 @@ from bench import (
     bench_planner,
     bench_season,
     bench_vision,
+    bench_web,
 )
 
 BENCHMARKS = {
@@ -26,6 +27,7 @@ BENCHMARKS = {
     "design": bench_design.main,
     "analysis": bench_analysis.main,
     "season": bench_season.main,
+    "web": bench_web.main,
 }
 
 

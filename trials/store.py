@@ -692,6 +692,23 @@ class TrialStore:
                 return found
         raise TrialError(f"there is no trial {trial_id}")
 
+    def data_version(self, trial_id: int) -> tuple[int, int, int, int]:
+        """Changes whenever a plot or an observation of the trial is added or edited (plots,
+        observations, last observation id, sum of versions): what a cache is keyed by."""
+
+        def work(session: Session) -> tuple[int, int, int, int]:
+            plots = session.scalar(select(func.count(Plot.id)).where(Plot.trial_id == trial_id))
+            count, last, versions = session.execute(
+                select(
+                    func.count(Observation.id),
+                    func.coalesce(func.max(Observation.id), 0),
+                    func.coalesce(func.sum(Observation.version), 0),
+                ).where(Observation.trial_id == trial_id)
+            ).one()
+            return int(plots or 0), int(count), int(last), int(versions)
+
+        return run_in_transaction(self._sessions, work, read_only=True)
+
     def plots(self, trial_id: int) -> list[PlotOut]:
         """The trial's plots in plot-number order."""
 

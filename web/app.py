@@ -19,6 +19,7 @@ from controller.scheduler import ScheduleStore
 from potager.db import make_engine, session_factory, upgrade_database
 from trials.store import TrialStore
 from web.accounts import Accounts
+from web.cache import DashboardCache
 from web.deps import LoginRequiredError, Services
 from web.robots import RobotHub
 from web.routes import api, auth, editor, robots, schedules, trials
@@ -35,12 +36,14 @@ def create_app(database_url: str, hub: RobotHub | None = None) -> FastAPI:
         description="Trials, robots and their journals: the JSON API behind the pages.",
         version="0.1.0",
     )
+    trial_store = TrialStore(sessions)
     app.state.services = Services(
         accounts=Accounts(sessions),
-        trials=TrialStore(sessions),
+        trials=trial_store,
         schedules=ScheduleStore(sessions),
         journal=ActionJournal(sessions),
         templates=Jinja2Templates(directory=HERE / "templates"),
+        dashboards=DashboardCache(trial_store),
     )
     app.state.hub = hub or RobotHub()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

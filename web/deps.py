@@ -11,16 +11,20 @@ import secrets
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, Response
+from fastapi import Depends, HTTPException, Path, Request, Response
 from fastapi.templating import Jinja2Templates
 
 from controller.action_journal import ActionJournal
 from controller.scheduler import ScheduleStore
 from trials.store import TrialStore
 from web.accounts import Account, Accounts, Role
+from web.cache import DashboardCache
 from web.i18n import COOKIE, other_language, pick_language, translate
 
 SESSION_COOKIE = "potager_session"
+MAX_ID = 2**31 - 1
+DbId = Annotated[int, Path(ge=1, le=MAX_ID, description="a database key")]
+"""Keys are 32-bit in PostgreSQL (and SQLite refuses past 64): larger ones are a 422."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Services:
     schedules: ScheduleStore
     journal: ActionJournal
     templates: Jinja2Templates
+    dashboards: DashboardCache
 
 
 class LoginRequiredError(Exception):

@@ -15,8 +15,7 @@ from potager.db import utc_now
 from trials import TrialError
 from trials.store import ObservationIn, PlotOut, RecorderKind, TidyRow, TrialOut
 from web.accounts import Role
-from web.dashboard import dashboard
-from web.deps import ApiAccount, Svc, allow
+from web.deps import MAX_ID, ApiAccount, DbId, Svc, allow
 
 router = APIRouter(prefix="/api", tags=["trials"])
 
@@ -34,7 +33,7 @@ class AnalysisOut(BaseModel):
 
 
 class NewObservation(BaseModel):
-    plot: int = Field(ge=1)
+    plot: int = Field(ge=1, le=MAX_ID)
     variable: str = Field(min_length=1, max_length=120)
     value: float | str
     source: str = Field(default="", max_length=200)
@@ -46,7 +45,7 @@ def list_trials(svc: Svc, account: ApiAccount) -> list[TrialOut]:
 
 
 @router.get("/trials/{trial_id}")
-def trial_detail(svc: Svc, account: ApiAccount, trial_id: int) -> TrialDetail:
+def trial_detail(svc: Svc, account: ApiAccount, trial_id: DbId) -> TrialDetail:
     try:
         return TrialDetail(trial=svc.trials.trial(trial_id), plots=svc.trials.plots(trial_id))
     except TrialError as error:
@@ -54,7 +53,7 @@ def trial_detail(svc: Svc, account: ApiAccount, trial_id: int) -> TrialDetail:
 
 
 @router.get("/trials/{trial_id}/observations")
-def trial_observations(svc: Svc, account: ApiAccount, trial_id: int) -> list[TidyRow]:
+def trial_observations(svc: Svc, account: ApiAccount, trial_id: DbId) -> list[TidyRow]:
     try:
         return svc.trials.tidy_observations(trial_id)
     except TrialError as error:
@@ -63,7 +62,7 @@ def trial_observations(svc: Svc, account: ApiAccount, trial_id: int) -> list[Tid
 
 @router.post("/trials/{trial_id}/observations", status_code=201)
 def record_observations(
-    svc: Svc, account: ApiAccount, trial_id: int, observations: list[NewObservation]
+    svc: Svc, account: ApiAccount, trial_id: DbId, observations: list[NewObservation]
 ) -> dict[str, list[int]]:
     """Record observations all-or-nothing (a robot's or a person's), as the caller."""
     allow(account, Role.RESEARCHER, Role.OPERATOR)
@@ -86,11 +85,10 @@ def record_observations(
 
 @router.get("/trials/{trial_id}/analysis")
 def trial_analysis(
-    svc: Svc, account: ApiAccount, trial_id: int, variable: str | None = None
+    svc: Svc, account: ApiAccount, trial_id: DbId, variable: str | None = None
 ) -> AnalysisOut:
     try:
-        plots = svc.trials.plots(trial_id)
-        view = dashboard(plots, svc.trials.tidy_observations(trial_id), variable)
+        view = svc.dashboards.get(trial_id, variable).view
     except TrialError as error:
         raise HTTPException(404, str(error)) from None
     return AnalysisOut(

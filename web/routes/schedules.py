@@ -14,7 +14,7 @@ from controller.schedule_rules import EventRule, RegimenRule, Rule, next_occurre
 from controller.scheduler import SchedulerError
 from potager.db import utc_now
 from web.accounts import Role
-from web.deps import PageAccount, Svc, allow, check_csrf, page
+from web.deps import DbId, PageAccount, Svc, allow, check_csrf, page
 
 router = APIRouter(include_in_schema=False)
 JOURNAL_LINES = 50
@@ -78,7 +78,7 @@ def schedule_action(
     svc: Svc,
     account: PageAccount,
     robot_id: str,
-    schedule_id: int,
+    schedule_id: DbId,
     action: str,
     csrf: Annotated[str | None, Form()] = None,
     rule: Annotated[str | None, Form(max_length=20_000)] = None,

@@ -17,8 +17,8 @@ from trials import TrialError
 from trials.export import csv_records, observation_rows
 from web import exports
 from web.accounts import Account, Role
-from web.dashboard import dashboard, field_map_svg, means_figure
-from web.deps import PageAccount, Services, Svc, allow, check_csrf, page
+from web.dashboard import means_figure
+from web.deps import DbId, PageAccount, Services, Svc, allow, check_csrf, page
 
 router = APIRouter(include_in_schema=False)
 MAX_UPLOAD_BYTES = 2_000_000
@@ -41,7 +41,7 @@ def trial_dashboard(
     request: Request,
     svc: Svc,
     account: PageAccount,
-    trial_id: int,
+    trial_id: DbId,
     variable: str | None = None,
 ) -> Response:
     return _dashboard_page(request, svc, account, trial_id, variable, f"/trials/{trial_id}")
@@ -49,7 +49,7 @@ def trial_dashboard(
 
 @router.get("/trials/{trial_id}/{name}")
 def trial_download(
-    svc: Svc, account: PageAccount, trial_id: int, name: str, variable: str | None = None
+    svc: Svc, account: PageAccount, trial_id: DbId, name: str, variable: str | None = None
 ) -> Response:
     return _download(svc, trial_id, name, variable)
 
@@ -59,7 +59,7 @@ def create_share(
     request: Request,
     svc: Svc,
     account: PageAccount,
-    trial_id: int,
+    trial_id: DbId,
     label: Annotated[str, Form(min_length=1, max_length=120)],
     csrf: Annotated[str | None, Form()] = None,
     days: Annotated[int | None, Form(ge=1, le=3650)] = None,
@@ -79,7 +79,7 @@ async def import_observations(
     request: Request,
     svc: Svc,
     account: PageAccount,
-    trial_id: int,
+    trial_id: DbId,
     file: UploadFile,
     csrf: Annotated[str | None, Form()] = None,
 ) -> Response:
@@ -114,8 +114,8 @@ def revoke_share(
     request: Request,
     svc: Svc,
     account: PageAccount,
-    trial_id: int,
-    link_id: int,
+    trial_id: DbId,
+    link_id: DbId,
     csrf: Annotated[str | None, Form()] = None,
 ) -> Response:
     check_csrf(request, csrf)
@@ -157,21 +157,19 @@ def _dashboard_page(
     notice: tuple[str, bool] | None = None,
 ) -> Response:
     try:
-        trial = svc.trials.trial(trial_id)
+        drawn = svc.dashboards.get(trial_id, variable)
     except TrialError as error:
         raise HTTPException(404, str(error)) from None
-    plots = svc.trials.plots(trial_id)
-    view = dashboard(plots, svc.trials.tidy_observations(trial_id), variable)
     may_share = account is not None and account.may(Role.RESEARCHER, Role.TEACHER)
     return page(
         request,
         svc,
         "dashboard.html",
         account,
-        trial=trial,
-        view=view,
+        trial=drawn.trial,
+        view=drawn.view,
         base=base,
-        field_map=field_map_svg(plots, view.numeric_by_plot),
+        field_map=drawn.field_map_svg,
         links=svc.accounts.share_links(trial_id) if may_share else [],
         may_share=may_share,
         may_import=account is not None and account.may(Role.RESEARCHER, Role.OPERATOR),
@@ -197,7 +195,7 @@ def _download(svc: Services, trial_id: int, name: str, variable: str | None) -> 
     elif name == "brapi.json":
         body = exports.brapi(trial, plots, rows)
     else:
-        view = dashboard(plots, rows, variable)
+        view = svc.dashboards.get(trial_id, variable).view
         if view.analysis is None or view.variable is None:
             raise HTTPException(404, "nothing to draw: no analysable variable yet")
         body = means_figure(plots, view.numeric_by_plot, view.variable, name.split(".")[1])
