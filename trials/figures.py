@@ -117,6 +117,8 @@ def field_map(
     figure.colorbar(image, ax=axes)
     if blocks is not None:
         _outline_blocks(axes, rows, cols, blocks)
+    axes.set_xticks(range(1, grid.shape[1] + 1))  # whole rows and columns, as in the book
+    axes.set_yticks(range(1, grid.shape[0] + 1))
     axes.set_xlabel("column")
     axes.set_ylabel("row")
     return figure

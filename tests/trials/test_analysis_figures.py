@@ -56,5 +56,7 @@ def test_field_map_outlines_each_block() -> None:
         (0.5, 0.5, 3, 1),
         (0.5, 1.5, 3, 1),
     ]
+    axes = figure.axes[0]
+    assert list(axes.get_xticks()) == [1, 2, 3] and list(axes.get_yticks()) == [1, 2]
     with pytest.raises(TrialError, match="start at 1"):
         field_map([0], [1], [1.0])
