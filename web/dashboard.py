@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from matplotlib.figure import Figure
 
 from trials import TrialError
-from trials.analysis import AnovaResult, Observations, anova_crd, anova_rcbd, compare
+from trials.analysis import AnovaResult, AnovaRow, Observations, anova_crd, anova_rcbd, compare
 from trials.figures import field_map, means_plot, to_svg
 from trials.store import PlotOut, TidyRow
 
@@ -31,17 +31,6 @@ class MeanLine:
 
 
 @dataclass(frozen=True)
-class TableLine:
-    stratum: str
-    source: str
-    df: int
-    ss: float
-    ms: float
-    f: float | None
-    p: float | None
-
-
-@dataclass(frozen=True)
 class Analysis:
     """One variable analysed as its design asks (blocks: RCBD, else completely random)."""
 
@@ -52,7 +41,7 @@ class Analysis:
     cv_percent: float
     residual_sd: float
     lsd: float | None
-    table: list[TableLine]
+    table: list[AnovaRow]
     means: list[MeanLine]
     control: str | None
 
@@ -111,7 +100,7 @@ def analyse(plots: Sequence[PlotOut], values: dict[int, float], variable: str) -
         cv_percent=result.cv_percent,
         residual_sd=result.residual_sd,
         lsd=lsd,
-        table=[TableLine(r.stratum, r.source, r.df, r.ss, r.ms, r.f, r.p) for r in result.table],
+        table=list(result.table),
         means=[
             MeanLine(
                 m.level,
