@@ -437,6 +437,26 @@ class TrialOut(BaseModel):
     plots: int
 
 
+class BedOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    name: str
+    size_x_mm: float
+    size_y_mm: float
+
+
+class SiteOut(BaseModel):
+    """A site with its beds, as the sites page lists them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    name: str
+    place: str
+    beds: list[BedOut]
+
+
 class PlotOut(BaseModel):
     """A plot's place in the design and on the bed."""
 
@@ -682,6 +702,24 @@ class TrialStore:
                 )
                 for t in rows
             ]  # fmt: skip
+
+        return run_in_transaction(self._sessions, work, read_only=True)
+
+    def sites(self) -> list[SiteOut]:
+        """Every site, by name, with its beds."""
+
+        def work(session: Session) -> list[SiteOut]:
+            beds: dict[int, list[BedOut]] = {}
+            for bed in session.scalars(select(Bed).order_by(Bed.name)):
+                beds.setdefault(bed.site_id, []).append(
+                    BedOut(
+                        id=bed.id, name=bed.name, size_x_mm=bed.size_x_mm, size_y_mm=bed.size_y_mm
+                    )
+                )
+            return [
+                SiteOut(id=site.id, name=site.name, place=site.place, beds=beds.get(site.id, []))
+                for site in session.scalars(select(Site).order_by(Site.name))
+            ]
 
         return run_in_transaction(self._sessions, work, read_only=True)
 

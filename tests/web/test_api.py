@@ -142,6 +142,14 @@ def test_observations_need_a_role_that_records_and_are_all_or_nothing(site: Site
     assert mine["recorder_kind"] == "robot" and mine["value"] == 30.0
 
 
+def test_the_home_page_lists_the_trials_and_the_sites_with_their_beds(site: Site) -> None:
+    client, _ = site.signed_in(Role.VIEWER)
+    page = client.get("/").text
+    assert "watering 2026" in page and "another trial" in page
+    sites = page[page.index('id="sites"') :]
+    assert "La Ferme" in sites and "Bed bed watering 2026: 3000 x 2000 mm" in sites
+
+
 def test_the_dashboard_explains_the_analysis_in_plain_words(site: Site) -> None:
     client, _ = site.signed_in(Role.VIEWER)
     page = client.get(f"/trials/{site.trial_id}").text

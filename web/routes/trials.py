@@ -33,7 +33,9 @@ DOWNLOADS = {
 
 @router.get("/")
 def home(request: Request, svc: Svc, account: PageAccount) -> Response:
-    return page(request, svc, "home.html", account, trials=svc.trials.trials())
+    return page(
+        request, svc, "home.html", account, trials=svc.trials.trials(), sites=svc.trials.sites()
+    )
 
 
 @router.get("/trials/{trial_id}")
