@@ -682,28 +682,9 @@ class TrialStore:
 
     def trials(self) -> list[TrialOut]:
         """Every trial, newest first, with its site (from its plots) and plot count."""
-
-        def work(session: Session) -> list[TrialOut]:
-            counts: dict[int, int] = dict(
-                session.execute(select(Plot.trial_id, func.count()).group_by(Plot.trial_id)).all()
-            )
-            sites: dict[int, str] = dict(
-                session.execute(
-                    select(Plot.trial_id, Site.name)
-                    .join(Site, Plot.site_id == Site.id)
-                    .group_by(Plot.trial_id, Site.name)
-                ).all()
-            )
-            rows = session.scalars(select(Trial).order_by(Trial.id.desc()))
-            return [
-                TrialOut(
-                    id=t.id, name=t.name, design=t.design, seed=t.seed, protocol=t.protocol,
-                    site=sites.get(t.id), plots=counts.get(t.id, 0),
-                )
-                for t in rows
-            ]  # fmt: skip
-
-        return run_in_transaction(self._sessions, work, read_only=True)
+        return run_in_transaction(
+            self._sessions, lambda session: _trial_outs(session, None), read_only=True
+        )
 
     def sites(self) -> list[SiteOut]:
         """Every site, by name, with its beds."""
@@ -725,10 +706,12 @@ class TrialStore:
 
     def trial(self, trial_id: int) -> TrialOut:
         """One trial, or a TrialError naming the id."""
-        for found in self.trials():
-            if found.id == trial_id:
-                return found
-        raise TrialError(f"there is no trial {trial_id}")
+        found = run_in_transaction(
+            self._sessions, lambda session: _trial_outs(session, trial_id), read_only=True
+        )
+        if not found:
+            raise TrialError(f"there is no trial {trial_id}")
+        return found[0]
 
     def data_version(self, trial_id: int) -> tuple[int, int, int, int]:
         """Changes whenever a plot or an observation of the trial is added or edited (plots,
@@ -1030,6 +1013,32 @@ def store_laid_out_trial(
     ]  # fmt: skip
     store.add_plots(trial_id, bed_id, records)
     return trial_id
+
+
+def _trial_outs(session: Session, trial_id: int | None) -> list[TrialOut]:
+    """The trials (one, or all newest first) with their site and plot count."""
+    plots = select(Plot.trial_id, func.count()).group_by(Plot.trial_id)
+    sites = (
+        select(Plot.trial_id, Site.name)
+        .join(Site, Plot.site_id == Site.id)
+        .group_by(Plot.trial_id, Site.name)
+    )
+    trials = select(Trial).order_by(Trial.id.desc())
+    if trial_id is not None:
+        plots, sites = (
+            plots.where(Plot.trial_id == trial_id),
+            sites.where(Plot.trial_id == trial_id),
+        )
+        trials = trials.where(Trial.id == trial_id)
+    counts: dict[int, int] = {row[0]: row[1] for row in session.execute(plots)}
+    site_names: dict[int, str] = {row[0]: row[1] for row in session.execute(sites)}
+    return [
+        TrialOut(
+            id=t.id, name=t.name, design=t.design, seed=t.seed, protocol=t.protocol,
+            site=site_names.get(t.id), plots=counts.get(t.id, 0),
+        )
+        for t in session.scalars(trials)
+    ]  # fmt: skip
 
 
 def _added(session: Session, row: RowT) -> RowT:

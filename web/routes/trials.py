@@ -185,19 +185,18 @@ def _download(svc: Services, trial_id: int, name: str, variable: str | None) -> 
     if name not in DOWNLOADS:
         raise HTTPException(404, f"no download {name!r}; there are {', '.join(DOWNLOADS)}")
     try:
-        trial = svc.trials.trial(trial_id)
+        drawn = svc.dashboards.get(trial_id, variable)  # the data read once, kept by version
     except TrialError as error:
         raise HTTPException(404, str(error)) from None
-    plots, rows = svc.trials.plots(trial_id), svc.trials.tidy_observations(trial_id)
+    plots, view = drawn.plots, drawn.view
     body: str | bytes
     if name == "fieldbook.csv":
         body = exports.field_book(plots)
     elif name == "observations.csv":
-        body = exports.observations_csv(rows)
+        body = exports.observations_csv(view.rows)
     elif name == "brapi.json":
-        body = exports.brapi(trial, plots, rows)
+        body = exports.brapi(drawn.trial, plots, view.rows)
     else:
-        view = svc.dashboards.get(trial_id, variable).view
         if view.analysis is None or view.variable is None:
             raise HTTPException(404, "nothing to draw: no analysable variable yet")
         body = means_figure(plots, view.numeric_by_plot, view.variable, name.split(".")[1])
