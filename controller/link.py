@@ -48,7 +48,7 @@ from controller.protocol import (
     decode_line,
     encode_command,
 )
-from potager.clock import Clock, SystemClock, VirtualClock
+from potager.clock import Clock, SystemClock, VirtualClock, wait_on_clock
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,9 @@ DEFAULT_TIMEOUT_S = 5.0
 HANDSHAKE_TIMEOUT_S = 2.0
 HANDSHAKE_ATTEMPTS = 5
 WALL_SLACK_S = 0.25
-"""Real seconds added to every wait for the firmware: a thread switch or a busy host
-delays a reply by the same real time whatever the clock's speed, and on a clock sped up
-400 times a 5 s margin is only 12 ms."""
+"""Real seconds granted to the firmware after a wait's clock deadline has passed: a thread
+switch or a frozen host delays a reply by the same real time whatever the clock's speed,
+and on a clock sped up 400 times a 5 s margin is only 12 ms."""
 
 
 class LinkError(ControllerError):
@@ -323,7 +323,7 @@ class SerialLink(LinkCore):
 
     def execute(self, command: Command, timeout_s: float = DEFAULT_TIMEOUT_S) -> CommandResult:
         """Send `command` and wait for its terminal reply (`timeout_s` in clock seconds)."""
-        if not self._ready.wait(self.clock.wall_timeout_s(timeout_s) + WALL_SLACK_S):
+        if not wait_on_clock(self._ready, self.clock, timeout_s, WALL_SLACK_S):
             raise LinkError(
                 f"{self.port}: not connected ({self.state.value}); retry once it is back"
             )
@@ -426,7 +426,7 @@ class SerialLink(LinkCore):
         pending = self._begin(command)
         try:
             self._write(pending.line)
-            if not pending.done.wait(self.clock.wall_timeout_s(timeout_s) + WALL_SLACK_S):
+            if not wait_on_clock(pending.done, self.clock, timeout_s, WALL_SLACK_S):
                 if command.moves:
                     self._write_out_of_band(ABORT_MOVE)
                 raise CommandTimeoutError(

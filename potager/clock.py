@@ -96,6 +96,23 @@ class FastForwardClock(ScaledClock):
             self._skipped_s += duration_s
 
 
+def wait_on_clock(event: threading.Event, clock: Clock, timeout_s: float, grace_s: float) -> bool:
+    """Wait for `event` up to `timeout_s` clock seconds, then `grace_s` real seconds more.
+
+    The grace is counted from the moment this thread sees the clock's deadline pass, not
+    from the start of the wait. A host that freezes (a garbage collection, a loaded CI
+    machine) wakes every thread at once after the freeze; the grace then gives the other
+    side, whose answer the freeze delayed, real time to send it before we give up.
+    """
+    deadline_s = clock.now_s() + timeout_s
+    while True:
+        wall_left_s = clock.wall_timeout_s(deadline_s - clock.now_s())
+        if wall_left_s <= 0:
+            return event.wait(grace_s)
+        if event.wait(wall_left_s):
+            return True
+
+
 class VirtualClock:
     """A clock that only moves when advanced: simulations jump from event to event."""
 
