@@ -1,12 +1,13 @@
-"""The web app under load: the dashboard page and the analysis API at 200 requests/s.
+"""The web app under load: the dashboard, the analysis API and robot status at 200 requests/s.
 
-uvicorn serves `create_app` on 127.0.0.1 (a child process, so the load generator does not
-share its GIL) with a small seeded trial: an RCBD of 4 varieties x 4 blocks and two
-numeric variables. An open-loop generator sends requests on a fixed schedule, 200/s for
-10 s per page, and times each from when it was due, so a server that falls behind shows
-in the latencies instead of slowing the generator down. Targets: p99 <= 50 ms and no
-errors at 200 requests/s, for the dashboard (signed in by cookie) and for
-`/api/trials/1/analysis` (bearer token).
+`potager serve` runs on 127.0.0.1 (a child process, so the load generator does not share
+its GIL) with four simulated robots on pseudo-terminals and a small seeded trial: an RCBD
+of 4 varieties x 4 blocks and two numeric variables. An open-loop generator sends
+requests on a fixed schedule, 200/s for 10 s per page, and times each from when it was
+due, so a server that falls behind shows in the latencies instead of slowing the
+generator down. Targets: p99 <= 50 ms and no errors at 200 requests/s, for the dashboard
+(signed in by cookie), `/api/trials/1/analysis` and the robots' status `/api/robots`
+(bearer token).
 
 The reference, measured in the same run on the same server: the static stylesheet
 `/static/app.css`, which costs the app nothing but the HTTP stack. Ratios to it show what
@@ -18,6 +19,7 @@ runs 3 s per page instead of 10.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
 import statistics
@@ -46,6 +48,8 @@ SERIAL_REQUESTS = 50
 MAX_IN_FLIGHT = 100
 WARM_UP_S = 0.5
 USER, PASSWORD = "bench", "bench password"
+SITE = "bench"
+ROBOTS = 4
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ def seed(url: str) -> str:
         varieties = ["Ambre", "Bora", "Corail", "Dune"]
         book = rcbd(Factor("variety", varieties), 4, seed=7)
         trial_id = store_laid_out_trial(
-            store, name="bench", site="bench", bed="A", bed_size_mm=(3000, 1500), book=book,
+            store, name="bench", site=SITE, bed="A", bed_size_mm=(3000, 1500), book=book,
             rectangles=lay_out(book, BedArea(0, 0, 3000, 1500), 600, 300),
         )  # fmt: skip
         observed_at = datetime(2026, 6, 15, tzinfo=UTC)
@@ -99,12 +103,12 @@ def _free_port() -> int:
 
 
 def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
-    code = (
-        "import sys, uvicorn; from web.app import create_app; "
-        "uvicorn.run(create_app(sys.argv[1]), host='127.0.0.1', port=int(sys.argv[2]), "
-        "log_level='warning', access_log=False)"
-    )
-    server = subprocess.Popen([sys.executable, "-c", code, url, str(port)])
+    """`potager serve`, as an operator runs it, with simulated robots on pseudo-terminals."""
+    command = [
+        sys.executable, "-m", "potager", "serve", "--database", url, "--port", str(port),
+        "--sim-robots", str(ROBOTS), "--sim-site", SITE,
+    ]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -178,6 +182,7 @@ async def _measure(base_url: str, token: str, seconds: float) -> dict[str, LoadR
             "static app.css (reference)": ("/static/app.css", {}),
             "dashboard page (cookie)": ("/trials/1?variable=height", {}),
             "analysis API (bearer)": ("/api/trials/1/analysis?variable=height", bearer),
+            f"status of {ROBOTS} robots (bearer)": ("/api/robots", bearer),
         }
         results = {}
         for name, (path, headers) in pages.items():
@@ -187,7 +192,12 @@ async def _measure(base_url: str, token: str, seconds: float) -> dict[str, LoadR
             # A short unmeasured load first opens the connections the measured one reuses.
             await _load(client, path, WARM_UP_S, headers, serial_ms)
             await _drain(client)
-            results[name] = await _load(client, path, seconds, headers, serial_ms)
+            gc.collect()
+            gc.disable()  # the generator's own collections would show as the server's latency
+            try:
+                results[name] = await _load(client, path, seconds, headers, serial_ms)
+            finally:
+                gc.enable()
             await _drain(client)
         return results
 

@@ -36,10 +36,13 @@ from vision.classify import Action as Verdict
 from vision.classify import CropWeedModel, WeedingSettings, detect
 from vision.colour_model import ColourModel
 from vision.images import Photo
-from vision.photogrid import Area, Plot, canopy_cover, capture_positions, mosaic
+from vision.photogrid import Area, Plot, canopy_cover, capture_positions, mosaic, plot_view
 
 Capture = Callable[[Coordinate], Photo]
 """The camera: the photo taken with the tool head at that position."""
+PlotPhotoSink = Callable[[int, int, Photo, datetime], object]
+"""Keeps a photo of a plot: (trial id, plot number, BGR image, when it was taken); on a
+server, `trials.photos.PhotoFolder.add_image`."""
 PointMm = tuple[float, float]
 
 PHOTOGRAPH_TASK = "photograph bed"
@@ -81,6 +84,16 @@ class PhotoSurvey:
     z_mm: float
     area_mm: Area
     actions: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True)
+class Canopy:
+    """Each plot's canopy cover in percent (0..100) and its view, by plot name: the part of
+    the mosaic the cover was read from, framed alike at every survey, so a plot's views
+    taken weeks apart show the same ground."""
+
+    percent: dict[str, float]
+    views: dict[str, Photo]
 
 
 @dataclass(frozen=True)
@@ -452,8 +465,9 @@ def measure_canopy(
     *,
     mm_per_px: float = 2.0,
     colours: ColourModel | None = None,
-) -> dict[str, float]:
-    """Canopy cover of each plot in percent (0..100), by plot name, from the survey's mosaic.
+) -> Canopy:
+    """Canopy cover of each plot in percent (0..100), by plot name, from the survey's mosaic,
+    with the plot's view it was read from.
 
     Plant pixels are the `colours` model's when given (it knows this camera and light),
     else the generic vegetation mask's. Every plot must lie inside the photographed area.
@@ -465,7 +479,10 @@ def measure_canopy(
         cover = canopy_cover(image, plots, vegetation)
     except VisionError as error:
         raise JobError(f"cannot measure the canopy cover: {error}") from error
-    return {name: 100.0 * fraction for name, fraction in cover.items()}
+    return Canopy(
+        {name: 100.0 * fraction for name, fraction in cover.items()},
+        {plot[0]: plot_view(image, plot) for plot in plots},
+    )
 
 
 # --------------------------------------------------------------- 5. record the canopy

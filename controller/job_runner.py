@@ -21,6 +21,7 @@ from controller.action_journal import ActionJournal
 from controller.bed_jobs import (
     Eyes,
     PhotoSurvey,
+    PlotPhotoSink,
     find_weeds,
     measure_canopy,
     photograph_bed,
@@ -85,6 +86,8 @@ class Equipment:
     weeder_dwell_s: float = 1.0
     """how long the weeder stays in the soil at a strike"""
     weeding: WeedingSettings = field(default_factory=WeedingSettings)
+    photos: PlotPhotoSink | None = None
+    """where the canopy job keeps each plot's view it measured; None keeps none"""
 
 
 @dataclass(frozen=True)
@@ -273,11 +276,14 @@ class JobRunner:
         plots = [
             (str(p.plot), p.x_min_mm, p.y_min_mm, p.x_max_mm, p.y_max_mm) for p in trial.field.plots
         ]
-        covers = measure_canopy(survey, plots, colours=trial.equipment.eyes.colours)
-        by_number = {int(name): cover for name, cover in covers.items()}
-        record_canopy(
-            trial.store, trial.field.trial_id, by_number, variable, self.now(), self.robot_id
-        )
+        canopy = measure_canopy(survey, plots, colours=trial.equipment.eyes.colours)
+        by_number = {int(name): cover for name, cover in canopy.percent.items()}
+        measured_at, trial_id = self.now(), trial.field.trial_id
+        record_canopy(trial.store, trial_id, by_number, variable, measured_at, self.robot_id)
+        keep = trial.equipment.photos
+        if keep is not None:  # after the record: a photo that fails loses no measurement
+            for name, view in canopy.views.items():
+                keep(trial_id, int(name), view, measured_at)
         mean = sum(by_number.values()) / len(by_number)
         return {"variable": variable, "plots": len(by_number), "mean_percent": round(mean, 2)}
 

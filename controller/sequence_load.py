@@ -53,6 +53,14 @@ def load_text(text: str, source: str = "<text>") -> Loaded:
         mark = error.problem_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         raise SequenceError([f"{where}: this is not valid YAML or JSON: {error.problem}"]) from None
+    except yaml.reader.ReaderError as error:  # a character YAML refuses, before any parsing
+        line = text.count("\n", 0, error.position) + 1
+        column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
+        raise SequenceError(
+            [f"{source}:{line}:{column}: the invisible character U+{error.character:04X} is "
+             "not allowed in a sequence: "
+             "delete it (it often comes with a copy-paste)"]
+        ) from None  # fmt: skip
     loaded = Loaded(None, source)
     if node is not None:
         loaded.data = _build(node, (), loaded.positions, yaml.SafeLoader(""))

@@ -2,6 +2,7 @@
 
 potager serve [--host 127.0.0.1] [--port 8000] [--database URL]
 potager user add NAME --role researcher [--site NAME]   # password read from stdin
+potager user add NAME --role student --teacher NAME    # in that teacher's class
 potager user token NAME --label "robot greenhouse-1"      # an API token, shown once
 """
 
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 ROLES = ("admin", "researcher", "operator", "teacher", "student", "viewer")
+SIM_NOZZLE_FLOW_ML_S = 25.0
+"""The simulated robots' watering nozzle (the simulated season's)."""
 
 
 def add_web(commands: Any) -> None:
@@ -26,6 +29,9 @@ def add_web(commands: Any) -> None:
         "--sim-robots", type=int, default=0, help="simulated robots to show and drive"
     )
     serve.add_argument("--sim-site", help="the site the simulated robots belong to")
+    serve.add_argument(
+        "--sim-farm", help="a farm map (YAML/JSON: plants, tool slots) for the simulated robots"
+    )
     serve.add_argument("--time-scale", type=float, default=10.0, help="their clock speed-up")
     _database_option(serve)
     serve.set_defaults(handler=_run_serve)
@@ -35,6 +41,7 @@ def add_web(commands: Any) -> None:
     add.add_argument("name")
     add.add_argument("--role", choices=ROLES, required=True)
     add.add_argument("--site", help="the site an operator's robots belong to")
+    add.add_argument("--teacher", help="a student's teacher: puts the student in their class")
     _database_option(add)
     add.set_defaults(handler=_run_user_add)
     token = actions.add_parser("token", help="an API token for scripts and robots")
@@ -67,19 +74,30 @@ def _database_option(parser: Any) -> None:
 
 def _run_serve(args: argparse.Namespace) -> int:
     url = database_url(args.database)
-    with simulated_hub(url, args.sim_robots, args.sim_site, args.time_scale) as hub:
+    from potager.cli_sequence import _read_farm
+
+    farm = _read_farm(args.sim_farm) if args.sim_farm else None
+    with simulated_hub(url, args.sim_robots, args.sim_site, args.time_scale, farm) as hub:
         print(f"Potager on http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
         serve(url, args.host, args.port, hub)
     return 0
 
 
 @contextlib.contextmanager
-def simulated_hub(url: str, count: int, site: str | None, time_scale: float) -> Iterator[Any]:
-    """A robot hub with `count` simulated Genesis robots on pseudo-terminals."""
+def simulated_hub(
+    url: str, count: int, site: str | None, time_scale: float, farm: Any = None
+) -> Iterator[Any]:
+    """A robot hub with `count` simulated Genesis robots on pseudo-terminals.
+
+    Each tends `farm` (a `potager.farm.Farm`); without one, a garden with no plants and
+    FarmBot's seeded tool bay, so that watering at a position works out of the box.
+    """
     from controller.gantry import Gantry
     from controller.link import SerialLink
+    from planner.jobs import ToolBay
     from potager.clock import ScaledClock
     from potager.db import make_engine, session_factory, upgrade_database
+    from potager.farm import Farm
     from potager.robots import get_profile
     from sim.serve import simulated_robots
     from trials.store import TrialStore
@@ -91,10 +109,12 @@ def simulated_hub(url: str, count: int, site: str | None, time_scale: float) -> 
         upgrade_database(url)
         site_id = TrialStore(session_factory(make_engine(url))).site_id(site)
     profile, clock = get_profile("genesis"), ScaledClock(time_scale)
+    bay = ToolBay.seeded(nozzle_flow_rate_ml_s=SIM_NOZZLE_FLOW_ML_S)
+    garden = farm or Farm(tool_slots=list(bay.slots))
     with simulated_robots(profile, count, clock) as ports, contextlib.ExitStack() as stack:
         for number, robot in enumerate(ports, start=1):
             gantry = stack.enter_context(Gantry(SerialLink(robot.port, clock=clock), profile))
-            hub.add(f"sim-{number}", f"Simulated robot {number}", site_id, gantry)
+            hub.add(f"sim-{number}", f"Simulated robot {number}", site_id, gantry, garden)
         yield hub
 
 
@@ -111,6 +131,7 @@ def _run_user_add(args: argparse.Namespace) -> int:
     from potager.db import make_engine, session_factory
     from trials.store import TrialStore
     from web.accounts import Role
+    from web.classroom import Classroom
 
     accounts = _accounts(args.database)
     site_id = None
@@ -122,9 +143,23 @@ def _run_user_add(args: argparse.Namespace) -> int:
 
             raise AccessError(f"there is no site {args.site!r}; create its trial first")
     password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline()
+    classroom = Classroom(session_factory(make_engine(database_url(args.database))))
+    teacher_id = _teacher_id(classroom, args) if args.teacher else None
     user_id = accounts.create_user(args.name, password.rstrip("\n"), Role(args.role), site_id)
+    if teacher_id is not None:
+        classroom.enrol(user_id, teacher_id)
     print(f"user {args.name!r} ({args.role}) created, id {user_id}")
     return 0
+
+
+def _teacher_id(classroom: Any, args: argparse.Namespace) -> int:
+    """The teacher a new student joins; checked before the student is created."""
+    from web.classroom import ClassroomError
+
+    if args.role != "student":
+        raise ClassroomError("--teacher is for students: only a student joins a class")
+    teacher_id: int = classroom.teacher_id(args.teacher)
+    return teacher_id
 
 
 def _run_user_token(args: argparse.Namespace) -> int:

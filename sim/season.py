@@ -47,6 +47,7 @@ from sim.season_report import (
 from sim.serve import firmware_for, simulated_robots
 from sim.vision_models import sim_vision_models
 from trials.design import Factor, FieldBook, rcbd
+from trials.photos import PhotoFolder, photo_dir_for
 from trials.plots import BedArea, PlotRectangle, Spacing, lay_out, sowing_points
 from trials.store import TrialStore, store_laid_out_trial
 from vision.camera_model import CameraModel
@@ -288,6 +289,8 @@ class Season:
 
     Made once; a robot (gantry, jobs, scheduler) can be attached to it again after a
     simulated crash, as a restarted controller would find the same databases and bed.
+    The canopy job's views of the plots go to the photo folder the web app finds by
+    default for the same database (beside a SQLite file), so its dashboard shows them.
     """
 
     def __init__(
@@ -332,10 +335,12 @@ class Season:
         camera = config.camera()
         colours, crop_weed = sim_vision_models(camera, 0.0, seed=config.seed, cache_dir=models_dir)
         self.world = SimulatedBed(self.profile, clock, config.seed)
+        self.photos = PhotoFolder(photo_dir_for(database_url), self.trials)
         equipment = Equipment(
             eyes=Eyes(camera, self.world.capture(camera), colours, crop_weed),
             sow_z_mm=config.soil_z_mm,
             weed_z_mm=config.soil_z_mm - 10.0,
+            photos=self.photos.add_image,
         )
         self.trial = TrialWork(field, equipment, self.trials)
         self.bay = ToolBay.seeded(nozzle_flow_rate_ml_s=config.nozzle_flow_ml_s)

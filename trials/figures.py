@@ -10,12 +10,16 @@ import io
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from matplotlib.image import AxesImage
+from matplotlib.patches import Polygon, Rectangle
 
 from trials import TrialError
 from trials.analysis import AnovaResult, EstimateRow, Observations
 from trials.comparisons import Comparison
+from trials.site_effects import SiteEffects
 
 
 def to_svg(figure: Figure) -> str:
@@ -88,40 +92,120 @@ def forest_plot(estimates: Sequence[EstimateRow], level: str) -> Figure:
     return figure
 
 
+def effects_forest_plot(effects: SiteEffects, unit: str = "") -> Figure:
+    """Each treatment minus the control: a dot and interval per site, the pooled diamond.
+
+    Treatments are stacked top to bottom, sites in order then the pooled row; the line at
+    zero is "no different from the control", so an interval crossing it is inconclusive.
+    """
+    groups = [
+        [*((row, False) for row in effects.rows if row.treatment == level), (pooled, True)]
+        for level, pooled in zip(effects.treatments, effects.pooled, strict=True)
+    ]
+    lines = [line for group in groups for line in group]
+    gaps = np.repeat(np.arange(len(groups)), [len(group) for group in groups])
+    positions = -(np.arange(len(lines)) + gaps)  # one empty line between treatments
+    figure = Figure(figsize=(6, 0.35 * (len(lines) + len(groups)) + 1.5))
+    axes = figure.subplots()
+    for y, (row, is_pooled) in zip(positions, lines, strict=True):
+        if is_pooled:
+            tips = [
+                (row.lower, y),
+                (row.difference, y + 0.3),
+                (row.upper, y),
+                (row.difference, y - 0.3),
+            ]
+            axes.add_patch(Polygon(tips, closed=True, color="#33691e"))
+        else:
+            span = [[row.difference - row.lower], [row.upper - row.difference]]
+            axes.errorbar(row.difference, y, xerr=span, fmt="o", color="#7aa95c", capsize=3)
+    axes.axvline(0.0, color="black", linewidth=1)
+    axes.set_yticks(positions, [f"{row.treatment}: {row.site}" for row, _ in lines])
+    axes.set_ylim(positions.min() - 1, 1)
+    measured = f"{effects.response_name} ({unit})" if unit else effects.response_name
+    axes.set_xlabel(f"{measured}, difference from {effects.control}")
+    axes.set_title(f"{effects.confidence:.0%} confidence intervals", fontsize=9)
+    axes.autoscale_view(scalex=True, scaley=False)
+    return figure
+
+
 def field_map(
     rows: Sequence[int],
     cols: Sequence[int],
     values: Sequence[float],
     blocks: Sequence[str] | None = None,
+    sites: Sequence[str] | None = None,
 ) -> Figure:
     """Heat map of a plot value over the field grid, with block outlines drawn around cells.
 
-    Row and column numbers start at 1 (as in a field book); empty cells stay blank.
+    Row and column numbers start at 1 (as in a field book); empty cells stay blank. Plots
+    of different sites share row and column numbers, so when `sites` names two or more,
+    each site gets its own panel titled with its name, all on one colour scale: a colour
+    means the same value at every site.
+
+    >>> figure = field_map([1, 1], [1, 1], [2.0, 3.0], sites=["Lyon", "Rennes"])
+    >>> [axes.get_title() for axes in figure.axes[:2]]
+    ['Lyon', 'Rennes']
     """
-    if not len(rows) == len(cols) == len(values) or (
-        blocks is not None and len(blocks) != len(rows)
-    ):
-        raise TrialError("rows, cols, values (and blocks) must have one entry per plot")
+    columns = [rows, cols, values, *(c for c in (blocks, sites) if c is not None)]
+    if len({len(column) for column in columns}) > 1:
+        raise TrialError("rows, cols, values (and blocks, sites) must have one entry per plot")
     if min(rows, default=0) < 1 or min(cols, default=0) < 1:
         raise TrialError("row and column numbers start at 1")
-    grid = np.full((max(rows), max(cols)), np.nan)
-    grid[np.asarray(rows) - 1, np.asarray(cols) - 1] = values
-    figure = Figure(figsize=(max(4.0, 0.5 * grid.shape[1] + 2), max(3.0, 0.5 * grid.shape[0] + 1)))
-    axes = figure.subplots()
-    image = axes.imshow(
-        grid,
-        cmap="YlGn",
-        origin="upper",
-        extent=(0.5, grid.shape[1] + 0.5, grid.shape[0] + 0.5, 0.5),
+    panels = _site_panels(sites, len(rows))
+    shape = (max(rows), max(cols))
+    figure = Figure(
+        figsize=(len(panels) * max(4.0, 0.5 * shape[1] + 2), max(3.0, 0.5 * shape[0] + 1))
     )
-    figure.colorbar(image, ax=axes)
+    grid_axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    scale = Normalize(min(values), max(values))
+    for axes, (site, members) in zip(grid_axes, panels, strict=True):
+        image = _field_panel(
+            axes,
+            shape,
+            [rows[i] for i in members],
+            [cols[i] for i in members],
+            [values[i] for i in members],
+            None if blocks is None else [blocks[i] for i in members],
+            scale,
+        )
+        if site is not None:
+            axes.set_title(site)
+    figure.colorbar(image, ax=list(grid_axes))
+    return figure
+
+
+def _site_panels(sites: Sequence[str] | None, n: int) -> list[tuple[str | None, list[int]]]:
+    """Each panel's title and plots (indices): one per site, or one untitled for one site."""
+    names = list(dict.fromkeys(sites or ()))
+    if sites is None or len(names) < 2:
+        return [(None, list(range(n)))]
+    return [(name, [i for i, site in enumerate(sites) if site == name]) for name in names]
+
+
+def _field_panel(
+    axes: Axes,
+    shape: tuple[int, int],
+    rows: Sequence[int],
+    cols: Sequence[int],
+    values: Sequence[float],
+    blocks: Sequence[str] | None,
+    scale: Normalize,
+) -> AxesImage:
+    """One field's grid of `shape` on `axes`, coloured on the scale shared by all panels."""
+    grid = np.full(shape, np.nan)
+    grid[np.asarray(rows) - 1, np.asarray(cols) - 1] = values
+    image = axes.imshow(
+        grid, cmap="YlGn", norm=scale, origin="upper",
+        extent=(0.5, shape[1] + 0.5, shape[0] + 0.5, 0.5),
+    )  # fmt: skip
     if blocks is not None:
         _outline_blocks(axes, rows, cols, blocks)
-    axes.set_xticks(range(1, grid.shape[1] + 1))  # whole rows and columns, as in the book
-    axes.set_yticks(range(1, grid.shape[0] + 1))
+    axes.set_xticks(range(1, shape[1] + 1))  # whole rows and columns, as in the book
+    axes.set_yticks(range(1, shape[0] + 1))
     axes.set_xlabel("column")
     axes.set_ylabel("row")
-    return figure
+    return image
 
 
 def _outline_blocks(

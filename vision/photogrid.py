@@ -245,7 +245,15 @@ def canopy_cover(
     return {plot[0]: _plot_cover(mosaic, vegetation, plot) for plot in plots}
 
 
-def _plot_cover(mosaic: Mosaic, vegetation: Mask, plot: Plot) -> float:
+def plot_view(mosaic: Mosaic, plot: Plot) -> Photo:
+    """The plot's part of the mosaic, the very pixels `canopy_cover` counts: the plot seen
+    from straight above, framed alike at every survey (black where no photo reached)."""
+    window, _ = _plot_window(mosaic, plot)
+    return np.ascontiguousarray(mosaic.image[window])
+
+
+def _plot_window(mosaic: Mosaic, plot: Plot) -> tuple[tuple[slice, slice], int]:
+    """The plot's pixels as (rows, columns) clipped to the mosaic, and how many it has."""
     name, *corners = plot
     x_min, y_min, x_max, y_max = _checked_area(corners, f"plot {name!r}")
     # pixels whose centres lie in [min, max): neighbouring plots share no pixel
@@ -254,11 +262,18 @@ def _plot_cover(mosaic: Mosaic, vegetation: Mask, plot: Plot) -> float:
     total = (col_hi - col_lo) * (row_hi - row_lo)
     if total <= 0:
         raise VisionError(f"plot {name!r} is smaller than one mosaic pixel ({mosaic.mm_per_px} mm)")
-    height_px, width_px = vegetation.shape
+    height_px, width_px = mosaic.covered.shape
     window = (
         slice(max(row_lo, 0), min(row_hi, height_px)),
         slice(max(col_lo, 0), min(col_hi, width_px)),
     )
+    return window, total
+
+
+def _plot_cover(mosaic: Mosaic, vegetation: Mask, plot: Plot) -> float:
+    name, *corners = plot
+    x_min, y_min, x_max, y_max = corners
+    window, total = _plot_window(mosaic, plot)
     seen = int(np.count_nonzero(mosaic.covered[window]))
     if seen < total:
         raise VisionError(

@@ -13,13 +13,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, select
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from potager.db import Base, UTCDateTime, run_in_transaction, utc_now
+from potager.db import Base, UTCDateTime, read_quickly, run_in_transaction, utc_now
 from potager.errors import PotagerError
 from trials.store import Site, Trial
 
@@ -194,19 +195,15 @@ class Accounts:
     def session(self, token: str, now: datetime | None = None) -> tuple[Account, str] | None:
         """The account and CSRF token of a live session, or None."""
         now = now or utc_now()
-
-        def work(session: Session) -> tuple[Account, str] | None:
-            row = session.execute(
-                select(LoginSession, User)
-                .join(User, LoginSession.user_id == User.id)
-                .where(LoginSession.token_hash == digest(token))
-            ).first()
-            if row is None or row[0].expires_at <= now:
-                return None
-            login, user = row
-            return _account(user), login.csrf_token
-
-        return run_in_transaction(self._sessions, work, read_only=True)
+        row = read_quickly(
+            self._sessions,
+            lambda connection: connection.execute(
+                _SESSION_ACCOUNT, {"token_hash": digest(token)}
+            ).first(),
+        )
+        if row is None or row.expires_at <= now:
+            return None
+        return _account_of(row), row.csrf_token
 
     def sign_out(self, token: str) -> None:
         def work(session: Session) -> None:
@@ -229,17 +226,15 @@ class Accounts:
         return token
 
     def api_account(self, token: str) -> Account | None:
-        def work(session: Session) -> Account | None:
-            row = session.execute(
-                select(ApiToken, User)
-                .join(User, ApiToken.user_id == User.id)
-                .where(ApiToken.token_hash == digest(token))
-            ).first()
-            if row is None or row[0].revoked_at is not None:
-                return None
-            return _account(row[1])
-
-        return run_in_transaction(self._sessions, work, read_only=True)
+        row = read_quickly(
+            self._sessions,
+            lambda connection: connection.execute(
+                _TOKEN_ACCOUNT, {"token_hash": digest(token)}
+            ).first(),
+        )
+        if row is None or row.revoked_at is not None:
+            return None
+        return _account_of(row)
 
     def share(
         self, trial_id: int, created_by: int, label: str, expires_at: datetime | None = None
@@ -275,31 +270,56 @@ class Accounts:
     def shared_trial(self, token: str, now: datetime | None = None) -> int | None:
         """The trial a share link opens, if it is neither revoked nor expired."""
         now = now or utc_now()
-
-        def work(session: Session) -> int | None:
-            link = session.scalars(
-                select(ShareLink).where(ShareLink.token_hash == digest(token))
-            ).first()
-            if link is None or link.revoked_at is not None:
-                return None
-            if link.expires_at is not None and link.expires_at <= now:
-                return None
-            return link.trial_id
-
-        return run_in_transaction(self._sessions, work, read_only=True)
+        link = read_quickly(
+            self._sessions,
+            lambda connection: connection.execute(
+                select(ShareLink.trial_id, ShareLink.revoked_at, ShareLink.expires_at).where(
+                    ShareLink.token_hash == digest(token)
+                )
+            ).first(),
+        )
+        if link is None or link.revoked_at is not None:
+            return None
+        if link.expires_at is not None and link.expires_at <= now:
+            return None
+        trial_id: int = link.trial_id
+        return trial_id
 
     def share_links(self, trial_id: int) -> list[ShareView]:
-        def work(session: Session) -> list[ShareView]:
-            rows = session.scalars(
-                select(ShareLink).where(ShareLink.trial_id == trial_id).order_by(ShareLink.id)
-            )
-            return [
-                ShareView(r.id, r.trial_id, r.label, r.created_at, r.expires_at, r.revoked_at)
-                for r in rows
-            ]
-
-        return run_in_transaction(self._sessions, work, read_only=True)
+        """The trial's share links, oldest first (on its dashboard for those who share)."""
+        rows = read_quickly(
+            self._sessions,
+            lambda connection: connection.execute(_TRIAL_LINKS, {"trial_id": trial_id}).all(),
+        )
+        return [ShareView(*row) for row in rows]
 
 
-def _account(user: User) -> Account:
-    return Account(user.id, user.name, Role(user.role), user.site_id)
+_ACCOUNT_COLUMNS = (User.id.label("user_id"), User.name, User.role, User.site_id)
+# Every request asks one of these: built once, since building costs more than running.
+_SESSION_ACCOUNT = (
+    select(LoginSession.expires_at, LoginSession.csrf_token, *_ACCOUNT_COLUMNS)
+    .join(User, LoginSession.user_id == User.id)
+    .where(LoginSession.token_hash == bindparam("token_hash"))
+)
+_TRIAL_LINKS = (
+    select(
+        ShareLink.id,
+        ShareLink.trial_id,
+        ShareLink.label,
+        ShareLink.created_at,
+        ShareLink.expires_at,
+        ShareLink.revoked_at,
+    )
+    .where(ShareLink.trial_id == bindparam("trial_id"))
+    .order_by(ShareLink.id)
+)
+_TOKEN_ACCOUNT = (
+    select(ApiToken.revoked_at, *_ACCOUNT_COLUMNS)
+    .join(User, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+
+
+def _account_of(row: Any) -> Account:
+    """The account in a row that selected `_ACCOUNT_COLUMNS`."""
+    return Account(row.user_id, row.name, Role(row.role), row.site_id)

@@ -17,18 +17,23 @@ from fastapi.templating import Jinja2Templates
 from controller.action_journal import ActionJournal
 from controller.scheduler import ScheduleStore
 from potager.db import make_engine, session_factory, upgrade_database
+from trials.photos import PhotoFolder, photo_dir_for
 from trials.store import TrialStore
 from web.accounts import Accounts
 from web.cache import DashboardCache
+from web.classroom import Classroom
 from web.deps import LoginRequiredError, Services
 from web.robots import RobotHub
-from web.routes import api, auth, editor, robots, schedules, trials
+from web.routes import api, auth, classroom, editor, photos, robots, schedules, trials
 
 HERE = Path(__file__).parent
 
 
-def create_app(database_url: str, hub: RobotHub | None = None) -> FastAPI:
-    """The app on this database; `hub` holds the robots it may show and drive."""
+def create_app(
+    database_url: str, hub: RobotHub | None = None, photo_dir: Path | None = None
+) -> FastAPI:
+    """The app on this database; `hub` holds the robots it may show and drive; plots'
+    photos go in `photo_dir` (default: beside a SQLite database, see `photo_dir_for`)."""
     upgrade_database(database_url)
     sessions = session_factory(make_engine(database_url))
     app = FastAPI(
@@ -44,6 +49,8 @@ def create_app(database_url: str, hub: RobotHub | None = None) -> FastAPI:
         journal=ActionJournal(sessions),
         templates=Jinja2Templates(directory=HERE / "templates"),
         dashboards=DashboardCache(trial_store),
+        classroom=Classroom(sessions),
+        photos=PhotoFolder(photo_dir or photo_dir_for(database_url), trial_store),
     )
     app.state.hub = hub or RobotHub()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -51,9 +58,12 @@ def create_app(database_url: str, hub: RobotHub | None = None) -> FastAPI:
         auth.router,
         robots.router,
         editor.router,
+        classroom.router,
         schedules.router,
         trials.router,
+        photos.router,
         api.router,
+        photos.api_router,
     ):
         app.include_router(router)
 

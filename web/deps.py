@@ -16,9 +16,11 @@ from fastapi.templating import Jinja2Templates
 
 from controller.action_journal import ActionJournal
 from controller.scheduler import ScheduleStore
+from trials.photos import PhotoFolder
 from trials.store import TrialStore
 from web.accounts import Account, Accounts, Role
 from web.cache import DashboardCache
+from web.classroom import Classroom
 from web.i18n import COOKIE, other_language, pick_language, translate
 
 SESSION_COOKIE = "potager_session"
@@ -35,6 +37,8 @@ class Services:
     journal: ActionJournal
     templates: Jinja2Templates
     dashboards: DashboardCache
+    classroom: Classroom
+    photos: PhotoFolder
 
 
 class LoginRequiredError(Exception):
@@ -111,17 +115,27 @@ def page(
     request: Request, svc: Services, name: str, account: Account | None, **context: Any
 ) -> Response:
     """Render template `name` in the request's language."""
-    lang = language(request)
     rendered: Response = svc.templates.TemplateResponse(
         request,
         name,
         {
-            "t": lambda key, **values: translate(lang, key, **values),
-            "lang": lang,
-            "other_lang": other_language(lang),
+            **_wording(language(request)),
             "account": account,
             "csrf": getattr(request.state, "csrf", None),
             **context,
         },
     )
     return rendered
+
+
+def fragment(svc: Services, name: str, lang: str, **context: Any) -> str:
+    """Render template `name` in `lang` as a piece of a page that is the same for everyone."""
+    return svc.templates.get_template(name).render(**_wording(lang), **context)
+
+
+def _wording(lang: str) -> dict[str, Any]:
+    return {
+        "t": lambda key, **values: translate(lang, key, **values),
+        "lang": lang,
+        "other_lang": other_language(lang),
+    }

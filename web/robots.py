@@ -4,7 +4,8 @@ Each robot has a worker thread that runs its commands in order (home, move, a se
 so a page never waits for a move and two commands never interleave on one robot. The
 emergency stop does not queue: it goes straight to the link (the `E` byte is written out
 of band), so it stops a job in the middle of a move. Every change of a robot's status
-bumps a version number that the pages' event streams wait on.
+bumps a version number that the pages' event streams wait on. A robot may know its garden
+(a farm map: plants and tool slots), which is what lets an operator water a plant by name.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 from controller.gantry import Gantry
 from potager.db import utc_now
 from potager.errors import PotagerError
+from potager.farm import Farm
+from potager.robots import RobotProfile
 
 LOG_LINES = 20
 
@@ -64,8 +67,10 @@ class RobotStatus:
 
 
 class _Robot:
-    def __init__(self, robot_id: str, name: str, site_id: int | None, gantry: Gantry) -> None:
-        self.gantry = gantry
+    def __init__(
+        self, robot_id: str, name: str, site_id: int | None, gantry: Gantry, farm: Farm
+    ) -> None:
+        self.gantry, self.farm = gantry, farm
         self.status = RobotStatus(robot_id, name, site_id)
         self.log: deque[str] = deque(maxlen=LOG_LINES)
         self.busy = threading.Lock()
@@ -79,8 +84,16 @@ class RobotHub:
         self._changed = threading.Condition()
         self.version = 0
 
-    def add(self, robot_id: str, name: str, site_id: int | None, gantry: Gantry) -> None:
-        robot = _Robot(robot_id, name, site_id, gantry)
+    def add(
+        self,
+        robot_id: str,
+        name: str,
+        site_id: int | None,
+        gantry: Gantry,
+        farm: Farm | None = None,
+    ) -> None:
+        """A robot to show and drive; `farm` is its garden, when it is known."""
+        robot = _Robot(robot_id, name, site_id, gantry, farm or Farm())
         self._robots[robot_id] = robot
         gantry.add_estop_listener(lambda: self._note(robot, "emergency stop"))
         self._refresh(robot)
@@ -92,6 +105,14 @@ class RobotHub:
         robot = self._robot(robot_id)
         _sync(robot)
         return robot.status
+
+    def profile(self, robot_id: str) -> RobotProfile:
+        """The robot's model: what a sequence is checked against before it runs there."""
+        return self._robot(robot_id).gantry.profile
+
+    def farm(self, robot_id: str) -> Farm:
+        """The robot's garden: its plants and tool slots (empty when unknown)."""
+        return self._robot(robot_id).farm
 
     def statuses(self) -> list[RobotStatus]:
         """Every robot as it is now (positions as the firmware last reported them)."""

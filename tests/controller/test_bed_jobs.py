@@ -356,10 +356,18 @@ PLOTS = [("lettuces", 100.0, 100.0, 350.0, 250.0), ("bare", 450.0, 100.0, 700.0,
 @pytest.mark.parametrize("with_colour_model", [False, True])
 def test_a_plot_of_big_lettuces_has_more_cover_than_bare_soil(with_colour_model: bool) -> None:
     colours = models()[0] if with_colour_model else None
-    cover = measure_canopy(canopy_survey(), PLOTS, colours=colours)
+    cover = measure_canopy(canopy_survey(), PLOTS, colours=colours).percent
     assert set(cover) == {"lettuces", "bare"}
     assert all(0.0 <= percent <= 100.0 for percent in cover.values())
     assert cover["lettuces"] >= 25.0 and cover["bare"] <= 5.0
+
+
+def test_each_plot_comes_with_its_view_from_above_at_the_mosaics_scale() -> None:
+    views = measure_canopy(canopy_survey(), PLOTS).views
+    assert list(views) == ["lettuces", "bare"]
+    assert {view.shape for view in views.values()} == {(75, 125, 3)}  # 250 x 150 mm at 2 mm
+    lettuces, bare = (float(view[..., 1].mean() - view[..., 2].mean()) for view in views.values())
+    assert lettuces > bare  # the leaves' green shows in the lettuces' view
 
 
 def test_a_plot_the_photos_missed_is_refused() -> None:

@@ -216,6 +216,15 @@ def test_broken_yaml_names_its_line() -> None:
         check_text("steps:\n  - kind: move\n   x: [1,\n", PROFILE)
 
 
+def test_an_invisible_character_is_named_at_its_line_and_column() -> None:
+    with pytest.raises(SequenceError) as caught:
+        check_text("steps:\n  - kind: wait\n    seconds: 1\x07\n", PROFILE)
+    assert caught.value.problems == [
+        "<text>:3:15: the invisible character U+0007 is not allowed in a sequence: delete it "
+        "(it often comes with a copy-paste)"
+    ]
+
+
 def test_parameters_need_defaults_of_their_type_on_the_main_sequence() -> None:
     text = (
         "parameters:\n"

@@ -14,7 +14,8 @@ from sqlalchemy import inspect
 import controller.action_journal  # (registers the action journal tables)
 import controller.scheduler  # noqa: F401  (registers the schedule tables)
 import trials.store  # noqa: F401  (registers the trial tables)
-import web.accounts  # noqa: F401  (registers the web accounts tables)
+import web.accounts  # (registers the web accounts tables)
+import web.classroom  # noqa: F401  (registers the class and saved sequence tables)
 from potager.db import Base, alembic_config, make_engine, upgrade_database
 
 

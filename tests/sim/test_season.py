@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
+import cv2
 import pytest
 
 from controller.action_journal import ActionJournal
 from potager.db import make_engine, session_factory
 from sim.season import ROBOT_ID, SeasonConfig, SeasonReport, design, run_season
+from trials.photos import photo_dir_for
 from trials.plots import sowing_points
+from trials.store import TrialStore
 
 CONFIG = SeasonConfig(days=16)
 
@@ -78,3 +83,18 @@ def test_the_summary_and_files_say_what_happened(report: SeasonReport) -> None:
     assert "treatment" in anova and "residual" in anova
     assert math.isclose(report.work.water_ml, 8 * 4 * 4 * (40 + 120 + 250))
     assert report.work.moving_s > 3600  # a month of sowing, watering and weeding moves
+
+
+def test_each_canopy_survey_kept_a_view_of_every_plot(report: SeasonReport) -> None:
+    """The dashboard's photos per plot over time: one per plot on each canopy day."""
+    url = f"sqlite:///{report.out_dir / 'potager.sqlite3'}"
+    store = TrialStore(session_factory(make_engine(url)))
+    plots = store.plot_photos(store.trials()[0].id)
+    assert len(plots) == 16
+    start = datetime.combine(CONFIG.start, time(), ZoneInfo(CONFIG.zone))
+    for plot in plots:
+        days = [(photo.taken_at - start).days for photo in plot.photos]
+        assert days == list(CONFIG.canopy_days)  # one each survey, oldest first
+    folder = photo_dir_for(url)
+    view = cv2.imread(str(folder / plots[0].photos[-1].path))
+    assert view.shape == (200, 200, 3)  # a 400 mm plot at the mosaic's 2 mm a pixel

@@ -50,3 +50,25 @@ def test_a_good_sequence_dry_runs_with_its_time_and_path(student: tuple[TestClie
 def test_the_editor_refuses_a_forged_form(student: tuple[TestClient, str]) -> None:
     client, _ = student
     assert client.post("/editor", data={"text": "steps: []"}).status_code == 403
+
+
+def test_text_yaml_cannot_read_is_a_problem_not_a_server_error(
+    student: tuple[TestClient, str],
+) -> None:
+    client, csrf = student
+    page = client.post("/editor", data={"text": "steps: [\x1f]", "csrf": csrf, "action": "check"})
+    assert page.status_code == 200
+    assert "column 9: the invisible character U+001F is not allowed" in page.text
+
+
+def test_a_saved_sequence_opens_only_for_its_owner(student: tuple[TestClient, str]) -> None:
+    client, csrf = student
+    text = EXAMPLE.read_text()
+    saved = client.post(
+        "/editor", data={"text": text, "name": "lettuces", "action": "save", "csrf": csrf}
+    ).text
+    found = re.search(r'href="/editor\?sequence=(\d+)">lettuces<', saved)
+    assert found is not None and "Saved as “lettuces”." in saved
+    assert 'value="lettuces"' in client.get(f"/editor?sequence={found.group(1)}").text
+    assert client.get("/editor?sequence=999").status_code == 404
+    assert client.get("/editor?sequence=0").status_code == 422

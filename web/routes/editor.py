@@ -1,5 +1,7 @@
 """The students' sequence editor: write, see each problem at its line, dry-run on the
-simulator (predicted time, path length, the path drawn over the bed)."""
+simulator (predicted time, path length, the path drawn over the bed), save under a name,
+and run a saved sequence on a robot the student was assigned (or, for operators and
+admins, one they control). Runs go to the Robots page, where the job shows live."""
 
 from __future__ import annotations
 
@@ -8,16 +10,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
 
-from controller.sequence_load import SequenceError, load_text
-from controller.sequences import dry_run, dry_run_figure, load_sequence
-from potager.robots import PROFILES, get_profile
+from controller.sequence_check import CheckedSequence
+from controller.sequence_load import SequenceError
+from controller.sequences import dry_run, dry_run_figure
+from potager.robots import PROFILES, RobotProfile, get_profile
 from sim.detection import simulator_detectors
 from sim.serve import firmware_for
 from trials.figures import to_svg
-from web.deps import PageAccount, Svc, check_csrf, page
+from web.accounts import Account
+from web.classroom import ROBOT_ID_LENGTH, SEQUENCE_NAME_LENGTH
+from web.deps import MAX_ID, PageAccount, Services, Svc, check_csrf, page
+from web.robot_jobs import checked_for
+from web.routes.robots import SequenceRunIn, http_errors, hub_of, runnable_robots, start_sequence
 
 router = APIRouter(include_in_schema=False)
 SOURCE = "sequence"
@@ -34,9 +41,21 @@ class Line:
 
 
 @router.get("/editor")
-def editor(request: Request, svc: Svc, account: PageAccount) -> Response:
-    text = EXAMPLE.read_text(encoding="utf-8") if EXAMPLE.is_file() else "steps: []\n"
-    return page(request, svc, "editor.html", account, **_context(text, "genesis"))
+def editor(
+    request: Request,
+    svc: Svc,
+    account: PageAccount,
+    sequence: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> Response:
+    """The example to start from, or one of the account's saved sequences (`?sequence=ID`)."""
+    if sequence is None:
+        text = EXAMPLE.read_text(encoding="utf-8") if EXAMPLE.is_file() else "steps: []\n"
+        context = _context(text, "genesis", "")
+    else:
+        with http_errors():
+            saved = svc.classroom.sequence(account.id, sequence)
+        context = _context(saved.text, saved.profile, saved.name)
+    return _render(request, svc, account, context)
 
 
 @router.post("/editor")
@@ -45,40 +64,93 @@ def editor_action(
     svc: Svc,
     account: PageAccount,
     text: Annotated[str, Form(max_length=MAX_TEXT)],
-    action: Annotated[str, Form(pattern="^(check|dry-run)$")] = "check",
-    profile: Annotated[str, Form()] = "genesis",
+    action: Annotated[str, Form(pattern="^(check|dry-run|save)$")] = "check",
+    profile: Annotated[str, Form(max_length=32)] = "genesis",
+    name: Annotated[str, Form(max_length=SEQUENCE_NAME_LENGTH)] = "",
     csrf: Annotated[str | None, Form()] = None,
 ) -> Response:
     check_csrf(request, csrf)
     robot = get_profile(profile if profile in PROFILES else "genesis")
-    detectors, eyes = simulator_detectors(robot)
-    context = _context(text, robot.name)
-    try:
-        checked = load_sequence(load_text(text, SOURCE), robot, detectors=detectors)
-    except SequenceError as error:
-        context.update(_placed(text, error.problems), checked=False)
-        return page(request, svc, "editor.html", account, **context)
-    context["checked"] = True
-    if action == "dry-run":
-        eyes.farm = checked.farm
-        try:
-            run = dry_run(checked, robot, firmware_for(robot), detectors=detectors)
-        except Exception as error:  # a dry run that fails is shown, not a server error
-            context["run_error"] = f"{type(error).__name__}: {error}"
+    context = _context(text, robot.name, name.strip())
+    checked, problems = check_in_editor(text, robot)
+    context["checked"] = checked is not None
+    if checked is None:
+        context.update(_placed(text, problems))
+    if action == "save":
+        if not name.strip():
+            context["save_error"] = True
         else:
-            context["run"] = run
-            context["path_svg"] = to_svg(dry_run_figure(run, robot))
-    return page(request, svc, "editor.html", account, **context)
+            svc.classroom.save(account.id, name.strip(), text, robot.name, checked is not None)
+            context["saved"] = True
+    elif action == "dry-run" and checked is not None:
+        context.update(_dry_run(checked, robot))
+    return _render(request, svc, account, context)
 
 
-def _context(text: str, profile: str) -> dict[str, object]:
+@router.post("/editor/run")
+def run_saved(
+    request: Request,
+    svc: Svc,
+    account: PageAccount,
+    sequence_id: Annotated[int, Form(ge=1, le=MAX_ID)],
+    robot_id: Annotated[str, Form(min_length=1, max_length=ROBOT_ID_LENGTH)],
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Run a saved sequence on a robot; then watch it on the Robots page."""
+    check_csrf(request, csrf)
+    with http_errors():
+        start_sequence(
+            hub_of(request), svc, account, robot_id, SequenceRunIn(sequence_id=sequence_id)
+        )
+    return RedirectResponse("/robots", status_code=303)
+
+
+def check_in_editor(text: str, robot: RobotProfile) -> tuple[CheckedSequence | None, list[str]]:
+    """The checked sequence, or None and its problems. `detect` is checked against the
+    simulator's detectors, the ones a dry run offers."""
+    detectors, _ = simulator_detectors(robot)
+    try:
+        return checked_for(text, robot, SOURCE, detectors), []
+    except SequenceError as error:
+        return None, error.problems
+
+
+def _dry_run(checked: CheckedSequence, robot: RobotProfile) -> dict[str, object]:
+    detectors, eyes = simulator_detectors(robot)
+    eyes.farm = checked.farm
+    try:
+        run = dry_run(checked, robot, firmware_for(robot), detectors=detectors)
+    except Exception as error:  # a dry run that fails is shown, not a server error
+        return {"run_error": f"{type(error).__name__}: {error}"}
+    return {"run": run, "path_svg": to_svg(dry_run_figure(run, robot))}
+
+
+def _render(
+    request: Request, svc: Services, account: Account, context: dict[str, object]
+) -> Response:
+    """The editor with the account's saved sequences and the robots it may run them on."""
+    return page(
+        request,
+        svc,
+        "editor.html",
+        account,
+        my_sequences=svc.classroom.sequences(account.id),
+        run_robots=runnable_robots(hub_of(request), svc, account),
+        **context,
+    )
+
+
+def _context(text: str, profile: str, name: str) -> dict[str, object]:
     return {
         "text": text,
         "profile": profile,
+        "saved_name": name,
         "profiles": sorted(PROFILES),
         "lines": [],
         "general": [],
         "checked": None,
+        "saved": False,
+        "save_error": False,
         "run": None,
         "run_error": None,
         "path_svg": None,

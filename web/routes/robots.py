@@ -1,28 +1,94 @@
 """Robots: their live status (a page and a server-sent event stream), and control.
 
 Operators control the robots of their own site (admins any); everyone signed in may watch.
-The emergency stop is a plain form POST too, so it works without JavaScript, and it is
-sent to the link at once, even while a job runs.
+Controlling is: home, move, unlock, water a plant and run a sequence. A student runs
+sequences too, on the robots their teacher assigned them (from the editor). The emergency
+stop is a plain form POST too, so it works without JavaScript, and it is sent to the link
+at once, even while a job runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from controller.gantry import Gantry
-from potager.robots import AXES
+from controller.sequence_load import SequenceError
+from potager.robots import AXES, Coordinate
 from web.accounts import Account, Role
-from web.deps import ApiAccount, PageAccount, Svc, allow, check_csrf, page
-from web.robots import RobotBusyError, RobotHub, UnknownRobotError
+from web.classroom import (
+    SEQUENCE_NAME_LENGTH,
+    ClassroomError,
+    NotAllowedError,
+    NotFoundError,
+    may_control,
+    may_run,
+)
+from web.deps import MAX_ID, ApiAccount, PageAccount, Services, Svc, allow, check_csrf, page
+from web.robot_jobs import (
+    MAX_WATER_ML,
+    RobotJobError,
+    WaterTarget,
+    checked_for,
+    example_sequences,
+    noted,
+    plant_target,
+    sequence_work,
+    water_work,
+)
+from web.robots import RobotBusyError, RobotHub, RobotStatus, UnknownRobotError
 
 router = APIRouter()
 STREAM_PERIOD_S = 0.25
+CHOICE_PATTERN = r"^(saved:\d{1,10}|example:[\w-]{1,80})$"
+"""A sequence picked in a form: `saved:<id>` (one's own) or `example:<name>` (shared)."""
+Millimetres = Annotated[float, Field(allow_inf_nan=False, ge=-10_000, le=10_000)]
+
+
+class WaterIn(BaseModel):
+    """Water one plant of the robot's garden by name, or the spot at x_mm, y_mm (z_mm)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plant: str | None = Field(default=None, min_length=1, max_length=SEQUENCE_NAME_LENGTH)
+    x_mm: Millimetres | None = None
+    y_mm: Millimetres | None = None
+    z_mm: Millimetres = 0.0
+    water_ml: float = Field(gt=0, le=MAX_WATER_ML, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        by_position = self.x_mm is not None and self.y_mm is not None
+        if (self.plant is None) == (not by_position):
+            raise ValueError("give either a plant or both x_mm and y_mm")
+        return self
+
+
+class SequenceRunIn(BaseModel):
+    """Which sequence to run: one of your saved ones, or a shared example by name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sequence_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    example: str | None = Field(default=None, pattern=r"^[\w-]{1,80}$")
+
+    @model_validator(mode="after")
+    def _one_sequence(self) -> Self:
+        if (self.sequence_id is None) == (self.example is None):
+            raise ValueError("give either sequence_id or example")
+        return self
+
+    @classmethod
+    def from_choice(cls, choice: str) -> SequenceRunIn:
+        kind, _, value = choice.partition(":")
+        return cls(sequence_id=int(value)) if kind == "saved" else cls(example=value)
 
 
 def hub_of(request: Request) -> RobotHub:
@@ -30,16 +96,37 @@ def hub_of(request: Request) -> RobotHub:
     return found
 
 
+@contextmanager
+def http_errors() -> Iterator[None]:
+    """Our refusals as HTTP answers: may not (403), not there (404), busy (409), cannot (422)."""
+    try:
+        yield
+    except NotAllowedError as error:
+        raise HTTPException(403, str(error)) from None
+    except (UnknownRobotError, NotFoundError) as error:
+        raise HTTPException(404, str(error)) from None
+    except RobotBusyError as error:
+        raise HTTPException(409, str(error)) from None
+    except (SequenceError, RobotJobError, ClassroomError) as error:
+        raise HTTPException(422, str(error)) from None
+    except ValidationError as error:
+        raise HTTPException(422, "; ".join(e["msg"] for e in error.errors())) from None
+
+
 @router.get("/robots", include_in_schema=False)
 def robots_page(request: Request, svc: Svc, account: PageAccount) -> Response:
     hub = hub_of(request)
+    statuses = hub.statuses()
     return page(
         request,
         svc,
         "robots.html",
         account,
-        robots=[status.as_dict() for status in hub.statuses()],
-        controls={s.robot_id: _may_control(account, s.site_id) for s in hub.statuses()},
+        robots=[status.as_dict() for status in statuses],
+        controls={s.robot_id: may_control(account, s.site_id) for s in statuses},
+        plants={s.robot_id: [p.name for p in hub.farm(s.robot_id).plants] for s in statuses},
+        sequences=sequence_choices(svc, account),
+        max_water_ml=MAX_WATER_ML,
     )
 
 
@@ -58,6 +145,40 @@ async def robot_events(request: Request, account: PageAccount) -> StreamingRespo
             await asyncio.sleep(STREAM_PERIOD_S)
 
     return StreamingResponse(stream(), media_type="text/event-stream")
+
+
+@router.post("/robots/{robot_id}/water", include_in_schema=False)
+def water_form(
+    request: Request,
+    account: PageAccount,
+    robot_id: str,
+    water_ml: Annotated[float, Form(gt=0, le=MAX_WATER_ML)],
+    plant: Annotated[str | None, Form(max_length=SEQUENCE_NAME_LENGTH)] = None,
+    x_mm: Annotated[float | None, Form()] = None,
+    y_mm: Annotated[float | None, Form()] = None,
+    z_mm: Annotated[float, Form()] = 0.0,
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    check_csrf(request, csrf)
+    with http_errors():
+        body = WaterIn(plant=plant or None, x_mm=x_mm, y_mm=y_mm, z_mm=z_mm, water_ml=water_ml)
+        start_watering(hub_of(request), account, robot_id, body)
+    return RedirectResponse("/robots", status_code=303)
+
+
+@router.post("/robots/{robot_id}/sequence", include_in_schema=False)
+def sequence_form(
+    request: Request,
+    svc: Svc,
+    account: PageAccount,
+    robot_id: str,
+    sequence: Annotated[str, Form(pattern=CHOICE_PATTERN)],
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    check_csrf(request, csrf)
+    with http_errors():
+        start_sequence(hub_of(request), svc, account, robot_id, SequenceRunIn.from_choice(sequence))
+    return RedirectResponse("/robots", status_code=303)
 
 
 @router.post("/robots/{robot_id}/{command}", include_in_schema=False)
@@ -82,6 +203,31 @@ def list_robots(request: Request, account: ApiAccount) -> list[dict[str, Any]]:
     return [status.as_dict() for status in hub_of(request).statuses()]
 
 
+@router.post("/api/robots/{robot_id}/water", tags=["robots"], status_code=202)
+def water_api(
+    request: Request, account: ApiAccount, robot_id: str, body: WaterIn
+) -> dict[str, Any]:
+    """Water a plant of the robot's garden (or x_mm, y_mm): fetch the nozzle, go there,
+    open the valve for water_ml, park the nozzle. 403 off your site, 409 while busy."""
+    hub = hub_of(request)
+    with http_errors():
+        start_watering(hub, account, robot_id, body)
+        return hub.status(robot_id).as_dict()
+
+
+@router.post("/api/robots/{robot_id}/sequence", tags=["robots"], status_code=202)
+def sequence_api(
+    request: Request, svc: Svc, account: ApiAccount, robot_id: str, body: SequenceRunIn
+) -> dict[str, Any]:
+    """Run one of your saved sequences (or a shared example) on a robot you control, or,
+    as a student, on one assigned to you; checked first against the robot's model (422).
+    403 on any other robot, 409 while it is busy."""
+    hub = hub_of(request)
+    with http_errors():
+        start_sequence(hub, svc, account, robot_id, body)
+        return hub.status(robot_id).as_dict()
+
+
 @router.post("/api/robots/{robot_id}/{command}", tags=["robots"], status_code=202)
 def robot_command_api(
     request: Request,
@@ -98,6 +244,71 @@ def robot_command_api(
     return hub.status(robot_id).as_dict()
 
 
+def start_watering(hub: RobotHub, account: Account, robot_id: str, body: WaterIn) -> None:
+    status = _controlled(hub, account, robot_id)
+    farm = hub.farm(robot_id)
+    if body.plant is not None:
+        target = plant_target(farm, body.plant)
+    else:
+        assert body.x_mm is not None and body.y_mm is not None  # WaterIn asks for both
+        target = WaterTarget(f"X {body.x_mm:g} Y {body.y_mm:g}", body.x_mm, body.y_mm, body.z_mm)
+    here = Coordinate(status.x_mm, status.y_mm, status.z_mm)
+    work = water_work(farm, hub.profile(robot_id), here, target, body.water_ml)
+    hub.run(robot_id, f"water {target.label} with {body.water_ml:g} ml", work)
+
+
+def start_sequence(
+    hub: RobotHub, svc: Services, account: Account, robot_id: str, choice: SequenceRunIn
+) -> None:
+    """Check the chosen sequence against the robot's model and start it there; a saved
+    sequence keeps how its run ends."""
+    status = hub.status(robot_id)
+    assigned = robot_id in svc.classroom.assigned_robots(account.id)
+    if not may_run(account, status.site_id, assigned):
+        raise NotAllowedError(f"{status.name} is not a robot you may run sequences on")
+    if choice.sequence_id is not None:
+        saved = svc.classroom.sequence(account.id, choice.sequence_id)
+        checked = checked_for(saved.text, hub.profile(robot_id), saved.name)
+        saved_id = saved.id
+        work = noted(
+            sequence_work(checked),
+            lambda outcome, detail: svc.classroom.record_run(saved_id, robot_id, outcome, detail),
+        )
+        name = saved.name
+    else:
+        name = str(choice.example)
+        examples = example_sequences()
+        if name not in examples:
+            raise NotFoundError(f"no example sequence {name!r} (examples: {', '.join(examples)})")
+        work = sequence_work(checked_for(examples[name], hub.profile(robot_id), name))
+    hub.run(robot_id, f"sequence {name!r} by {account.name}", work)
+
+
+def runnable_robots(hub: RobotHub, svc: Services, account: Account) -> list[RobotStatus]:
+    """The robots this account may run sequences on: controlled ones, or assigned ones."""
+    assigned = set(svc.classroom.assigned_robots(account.id))
+    return [s for s in hub.statuses() if may_run(account, s.site_id, s.robot_id in assigned)]
+
+
+def sequence_choices(svc: Services, account: Account) -> list[tuple[str, str, bool]]:
+    """(form value, name, is an example) of the sequences this account may run: its own,
+    then the shared examples."""
+    own = [(f"saved:{s.id}", s.name, False) for s in svc.classroom.sequences(account.id)]
+    return own + [(f"example:{name}", name, True) for name in example_sequences()]
+
+
+def _controlled(hub: RobotHub, account: Account, robot_id: str) -> RobotStatus:
+    """The robot's status if this account may drive it (operators of its site, admins)."""
+    try:
+        status = hub.status(robot_id)
+    except UnknownRobotError as error:
+        raise HTTPException(404, str(error)) from None
+    allow(account, Role.OPERATOR)
+    if not may_control(account, status.site_id):
+        raise HTTPException(403, f"{status.name} belongs to another site than yours")
+    return status
+
+
 def _command(
     hub: RobotHub,
     account: Account,
@@ -107,13 +318,7 @@ def _command(
     y_mm: float | None,
     z_mm: float | None,
 ) -> None:
-    try:
-        status = hub.status(robot_id)
-    except UnknownRobotError as error:
-        raise HTTPException(404, str(error)) from None
-    allow(account, Role.OPERATOR)
-    if not _may_control(account, status.site_id):
-        raise HTTPException(403, f"{status.name} belongs to another site than yours")
+    _controlled(hub, account, robot_id)
     try:
         if command == "estop":
             hub.emergency_stop(robot_id)
@@ -127,7 +332,9 @@ def _command(
             label = f"move to {x_mm}, {y_mm}, {z_mm}"
             hub.run(robot_id, label, lambda gantry: gantry.move_to(x_mm, y_mm, z_mm))
         else:
-            raise HTTPException(404, f"no command {command!r}: home, move, estop or unlock")
+            raise HTTPException(
+                404, f"no command {command!r}: home, move, estop, unlock, water or sequence"
+            )
     except RobotBusyError as error:
         raise HTTPException(409, str(error)) from None
 
@@ -135,9 +342,3 @@ def _command(
 def _find_home(gantry: Gantry) -> None:
     for axis in AXES[::-1]:
         gantry.find_home(axis)
-
-
-def _may_control(account: Account, site_id: int | None) -> bool:
-    if account.role is Role.ADMIN:
-        return True
-    return account.role is Role.OPERATOR and site_id is not None and account.site_id == site_id

@@ -17,8 +17,22 @@ from trials import TrialError
 from trials.export import csv_records, observation_rows
 from web import exports
 from web.accounts import Account, Role
-from web.dashboard import means_figure
-from web.deps import DbId, PageAccount, Services, Svc, allow, check_csrf, page
+from web.cache import DrawnDashboard
+from web.dashboard import field_map_figure, figure_bytes, means_figure
+from web.deps import (
+    DbId,
+    PageAccount,
+    Services,
+    Svc,
+    allow,
+    check_csrf,
+    fragment,
+    language,
+    page,
+)
+from web.forest import forest_bytes
+from web.photos import may_upload_photos
+from web.uploads import UploadTooLargeError, read_upload
 
 router = APIRouter(include_in_schema=False)
 MAX_UPLOAD_BYTES = 2_000_000
@@ -28,6 +42,10 @@ DOWNLOADS = {
     "brapi.json": "application/json",
     "means.svg": "image/svg+xml",
     "means.png": "image/png",
+    "fieldmap.svg": "image/svg+xml",
+    "fieldmap.png": "image/png",
+    "forest.svg": "image/svg+xml",
+    "forest.png": "image/png",
 }
 
 
@@ -46,7 +64,7 @@ def trial_dashboard(
     trial_id: DbId,
     variable: str | None = None,
 ) -> Response:
-    return _dashboard_page(request, svc, account, trial_id, variable, f"/trials/{trial_id}")
+    return dashboard_page(request, svc, account, trial_id, variable, f"/trials/{trial_id}")
 
 
 @router.get("/trials/{trial_id}/{name}")
@@ -71,7 +89,7 @@ def create_share(
     expires = utc_now() + timedelta(days=days) if days else None
     _, token = svc.accounts.share(trial_id, account.id, label, expires)
     link = str(request.url_for("shared_dashboard", token=token))
-    return _dashboard_page(
+    return dashboard_page(
         request, svc, account, trial_id, None, f"/trials/{trial_id}", new_link=link
     )
 
@@ -88,10 +106,8 @@ async def import_observations(
     """A CSV of observations (plot, variable, value, observed_at, source), all or nothing."""
     check_csrf(request, csrf)
     allow(account, Role.RESEARCHER, Role.OPERATOR)
-    data = await file.read(MAX_UPLOAD_BYTES + 1)
     try:
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise TrialError(f"the file is over {MAX_UPLOAD_BYTES // 1_000_000} MB: split it")
+        data = await read_upload(file, MAX_UPLOAD_BYTES, "split it")
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -101,9 +117,9 @@ async def import_observations(
         rows = [{"observed_at": uploaded_at, **row} for row in rows]  # undated: now
         stored = svc.trials.import_observations(trial_id, rows, importer=account.name)
         message, failed = f"{len(stored)} observations imported", False
-    except TrialError as error:
+    except (TrialError, UploadTooLargeError) as error:
         message, failed = str(error), True
-    response = _dashboard_page(
+    response = dashboard_page(
         request, svc, account, trial_id, None, f"/trials/{trial_id}", notice=(message, failed)
     )
     if failed:
@@ -132,23 +148,23 @@ def revoke_share(
 def shared_dashboard(
     request: Request, svc: Svc, token: str, variable: str | None = None
 ) -> Response:
-    trial_id = _shared_trial(svc, token)
-    return _dashboard_page(request, svc, None, trial_id, variable, f"/shared/{token}")
+    trial_id = shared_trial(svc, token)
+    return dashboard_page(request, svc, None, trial_id, variable, f"/shared/{token}")
 
 
 @router.get("/shared/{token}/{name}")
 def shared_download(svc: Svc, token: str, name: str, variable: str | None = None) -> Response:
-    return _download(svc, _shared_trial(svc, token), name, variable)
+    return _download(svc, shared_trial(svc, token), name, variable)
 
 
-def _shared_trial(svc: Services, token: str) -> int:
+def shared_trial(svc: Services, token: str) -> int:
     trial_id = svc.accounts.shared_trial(token)
     if trial_id is None:
         raise HTTPException(404, "this share link does not exist, has expired or was revoked")
     return trial_id
 
 
-def _dashboard_page(
+def dashboard_page(
     request: Request,
     svc: Services,
     account: Account | None,
@@ -163,18 +179,27 @@ def _dashboard_page(
     except TrialError as error:
         raise HTTPException(404, str(error)) from None
     may_share = account is not None and account.may(Role.RESEARCHER, Role.TEACHER)
+    lang = language(request)
+    data_html = drawn.html(
+        (lang, base),
+        lambda: fragment(
+            svc, "_dashboard_data.html", lang, view=drawn.view, base=base,
+            field_map=drawn.field_map_svg, per_site=drawn.per_site,
+            plot_photos=drawn.plot_photos,
+        ),
+    )  # fmt: skip
     return page(
         request,
         svc,
         "dashboard.html",
         account,
         trial=drawn.trial,
-        view=drawn.view,
-        base=base,
-        field_map=drawn.field_map_svg,
+        data_html=data_html,
         links=svc.accounts.share_links(trial_id) if may_share else [],
         may_share=may_share,
         may_import=account is not None and account.may(Role.RESEARCHER, Role.OPERATOR),
+        may_upload_photos=may_upload_photos(account),
+        photo_plots=drawn.plot_photos,
         notice=notice,
         new_link=new_link,
         shared=account is None,
@@ -197,8 +222,27 @@ def _download(svc: Services, trial_id: int, name: str, variable: str | None) -> 
     elif name == "brapi.json":
         body = exports.brapi(drawn.trial, plots, view.rows)
     else:
-        if view.analysis is None or view.variable is None:
-            raise HTTPException(404, "nothing to draw: no analysable variable yet")
-        body = means_figure(plots, view.numeric_by_plot, view.variable, name.split(".")[1])
+        try:
+            body = _figure(drawn, name)
+        except TrialError as error:
+            raise HTTPException(404, str(error)) from None
     disposition = {"Content-Disposition": f'attachment; filename="trial-{trial_id}-{name}"'}
     return Response(body, media_type=DOWNLOADS[name], headers=disposition)
+
+
+def _figure(drawn: DrawnDashboard, name: str) -> bytes:
+    """A figure of the chosen variable; SVGs the page shows are sent as drawn, not redrawn."""
+    stem, kind = name.split(".")
+    view = drawn.view
+    if stem == "fieldmap":
+        if kind == "svg" and drawn.field_map_svg is not None:
+            return drawn.field_map_svg.encode()
+        figure = field_map_figure(drawn.plots, view.numeric_by_plot)
+        if figure is None:
+            raise TrialError("no field map: no measured plot has a row and a column")
+        return figure_bytes(figure, kind)
+    if view.analysis is None or view.variable is None:
+        raise TrialError("nothing to draw: no analysable variable yet")
+    if stem == "forest":
+        return forest_bytes(drawn.per_site, kind)
+    return means_figure(drawn.plots, view.numeric_by_plot, view.variable, kind)
