@@ -116,6 +116,7 @@ def test_a_student_runs_a_saved_sequence_on_their_robot_and_the_teacher_sees_it(
     expect(robot.locator('[data-field="position"]')).to_contain_text(at_300_200)
     expect(robot.locator('[data-field="job"]')).to_have_text("idle")
     expect(robot.locator(".water-form")).to_have_count(0)  # students do not drive
+    expect(phone.locator("#estop-sim-1")).to_be_visible()  # but may stop what they started
     phone.screenshot(path=artifacts / "robots-student-run-phone.png", full_page=True)
     phone.close()
     for name, viewport in (

@@ -208,8 +208,8 @@ def test_a_busy_robot_refuses_a_run_and_the_emergency_stop_ends_it(sqlite_school
     busy = api.post("/api/robots/sim-1/sequence", json={"sequence_id": far_id})
     assert busy.status_code == 409 and "far away" in busy.text
     assert school.classroom.sequence(lou, far_id).last_outcome == "running"
-    assert api.post("/api/robots/sim-1/estop").status_code == 403  # students do not drive
-    assert school.api("olga").post("/api/robots/sim-1/estop").status_code == 202
+    assert school.api("max").post("/api/robots/sim-1/estop").status_code == 403  # not theirs
+    assert api.post("/api/robots/sim-1/estop").status_code == 202  # who may start, may stop
     wait_for(lambda: school.hub.status("sim-1").job is None)
     assert school.classroom.sequence(lou, far_id).last_outcome == "stopped"
     assert school.hub.status("sim-1").x_mm < 2500

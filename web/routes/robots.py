@@ -124,6 +124,7 @@ def robots_page(request: Request, svc: Svc, account: PageAccount) -> Response:
         account,
         robots=[status.as_dict() for status in statuses],
         controls={s.robot_id: may_control(account, s.site_id) for s in statuses},
+        stoppable={s.robot_id for s in runnable_robots(hub, svc, account)},
         plants={s.robot_id: [p.name for p in hub.farm(s.robot_id).plants] for s in statuses},
         sequences=sequence_choices(svc, account),
         max_water_ml=MAX_WATER_ML,
@@ -181,6 +182,20 @@ def sequence_form(
     return RedirectResponse("/robots", status_code=303)
 
 
+@router.post("/robots/{robot_id}/estop", include_in_schema=False)
+def estop_form(
+    request: Request,
+    svc: Svc,
+    account: PageAccount,
+    robot_id: str,
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    check_csrf(request, csrf)
+    with http_errors():
+        stop_robot(hub_of(request), svc, account, robot_id)
+    return RedirectResponse("/robots", status_code=303)
+
+
 @router.post("/robots/{robot_id}/{command}", include_in_schema=False)
 def robot_command(
     request: Request,
@@ -228,6 +243,15 @@ def sequence_api(
         return hub.status(robot_id).as_dict()
 
 
+@router.post("/api/robots/{robot_id}/estop", tags=["robots"], status_code=202)
+def estop_api(request: Request, svc: Svc, account: ApiAccount, robot_id: str) -> dict[str, Any]:
+    """Emergency stop, at once, even mid-move: for whoever may drive or run the robot."""
+    hub = hub_of(request)
+    with http_errors():
+        stop_robot(hub, svc, account, robot_id)
+        return hub.status(robot_id).as_dict()
+
+
 @router.post("/api/robots/{robot_id}/{command}", tags=["robots"], status_code=202)
 def robot_command_api(
     request: Request,
@@ -238,7 +262,7 @@ def robot_command_api(
     y_mm: float | None = None,
     z_mm: float | None = None,
 ) -> dict[str, Any]:
-    """home, move (x_mm, y_mm, z_mm), estop or unlock; 409 while the robot is busy."""
+    """home, move (x_mm, y_mm, z_mm) or unlock; 409 while the robot is busy."""
     hub = hub_of(request)
     _command(hub, account, robot_id, command, x_mm, y_mm, z_mm)
     return hub.status(robot_id).as_dict()
@@ -284,6 +308,16 @@ def start_sequence(
     hub.run(robot_id, f"sequence {name!r} by {account.name}", work)
 
 
+def stop_robot(hub: RobotHub, svc: Services, account: Account, robot_id: str) -> None:
+    """Whoever may start work on a robot may stop it: a student running a sequence on the
+    robot assigned to them needs the button as much as an operator does."""
+    status = hub.status(robot_id)
+    assigned = robot_id in svc.classroom.assigned_robots(account.id)
+    if not may_run(account, status.site_id, assigned):
+        raise NotAllowedError(f"{status.name} is not a robot you drive or run sequences on")
+    hub.emergency_stop(robot_id)
+
+
 def runnable_robots(hub: RobotHub, svc: Services, account: Account) -> list[RobotStatus]:
     """The robots this account may run sequences on: controlled ones, or assigned ones."""
     assigned = set(svc.classroom.assigned_robots(account.id))
@@ -320,9 +354,7 @@ def _command(
 ) -> None:
     _controlled(hub, account, robot_id)
     try:
-        if command == "estop":
-            hub.emergency_stop(robot_id)
-        elif command == "unlock":
+        if command == "unlock":
             hub.unlock(robot_id)
         elif command == "home":
             hub.run(robot_id, "find home", _find_home)
