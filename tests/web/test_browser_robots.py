@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from potager.cli_web import simulated_hub
 from tests.web.conftest import Seeded, serving
@@ -42,6 +42,18 @@ def robot_server(seeded: Seeded) -> Iterator[str]:
             yield base_url
 
 
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+
+
+def _signed_in_page(
+    browser: Browser, base_url: str, name: str, viewport: ViewportSize | None = None
+) -> Page:
+    page = browser.new_page(viewport=viewport)
+    _sign_in(page, base_url, name)
+    return page
+
+
 def _sign_in(page: Page, base_url: str, name: str) -> None:
     page.goto(f"{base_url}/login")
     page.fill("input[name=name]", name)
@@ -53,8 +65,7 @@ def _sign_in(page: Page, base_url: str, name: str) -> None:
 def test_a_students_mistake_is_shown_at_its_line_then_the_sequence_dry_runs(
     browser: Browser, robot_server: str, artifacts: Path
 ) -> None:
-    page = browser.new_page()
-    _sign_in(page, robot_server, "lou")
+    page = _signed_in_page(browser, robot_server, "lou")
     page.goto(f"{robot_server}/editor")
     text = page.locator("#text").input_value()
     page.fill("#text", text.replace("kind: mount_tool", "kind: mount_tol"))
@@ -75,8 +86,7 @@ def test_a_students_mistake_is_shown_at_its_line_then_the_sequence_dry_runs(
 def test_the_emergency_stop_stops_a_running_job(
     browser: Browser, robot_server: str, artifacts: Path
 ) -> None:
-    page = browser.new_page(viewport={"width": 390, "height": 844})
-    _sign_in(page, robot_server, "olga")
+    page = _signed_in_page(browser, robot_server, "olga", PHONE)
     page.goto(f"{robot_server}/robots")
     robot = page.locator('[data-robot="sim-1"]')
     robot.locator(".move input[name=x_mm]").fill("2000")
@@ -100,8 +110,7 @@ def test_the_emergency_stop_stops_a_running_job(
 def test_a_student_runs_a_saved_sequence_on_their_robot_and_the_teacher_sees_it(
     browser: Browser, robot_server: str, artifacts: Path
 ) -> None:
-    phone = browser.new_page(viewport={"width": 390, "height": 844})
-    _sign_in(phone, robot_server, "lou")
+    phone = _signed_in_page(browser, robot_server, "lou", PHONE)
     phone.goto(f"{robot_server}/editor")
     row = phone.locator('[data-sequence="over there"]')
     expect(row).to_contain_text("yes")
@@ -119,12 +128,8 @@ def test_a_student_runs_a_saved_sequence_on_their_robot_and_the_teacher_sees_it(
     expect(phone.locator("#estop-sim-1")).to_be_visible()  # but may stop what they started
     phone.screenshot(path=artifacts / "robots-student-run-phone.png", full_page=True)
     phone.close()
-    for name, viewport in (
-        ("phone", {"width": 390, "height": 844}),
-        ("desktop", {"width": 1280, "height": 800}),
-    ):
-        page = browser.new_page(viewport=viewport)
-        _sign_in(page, robot_server, "tess")
+    for name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+        page = _signed_in_page(browser, robot_server, "tess", viewport)
         page.get_by_role("link", name="My class").click()
         student = page.locator('[data-student="lou"]')
         expect(student.locator('[data-robot="sim-1"]')).to_be_visible()
