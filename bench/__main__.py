@@ -1,5 +1,5 @@
 """Run every benchmark: `python -m bench [NAME ...] [--quick]` (names: link, planner, vision,
-design, analysis, season, web).
+design, analysis, season, research, web).
 
 `--quick` sets POTAGER_BENCH_QUICK=1: benchmarks that know it run a smaller set for
 fast iteration (the planner: N = 50 and 200 only).
@@ -15,6 +15,7 @@ from bench import (
     bench_design,
     bench_link,
     bench_planner,
+    bench_research,
     bench_season,
     bench_vision,
     bench_web,
@@ -27,6 +28,7 @@ BENCHMARKS = {
     "design": bench_design.main,
     "analysis": bench_analysis.main,
     "season": bench_season.main,
+    "research": bench_research.main,
     "web": bench_web.main,
 }
 

@@ -16,7 +16,7 @@ journal never loses and never doubles an action:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -31,6 +31,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    insert,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
@@ -202,27 +203,14 @@ class ActionJournal:
 
     def record(self, run_id: int, action: Action, now: datetime) -> None:
         """Commit `action` now; the same step again is a no-op if identical, else refused."""
+        self.record_all(run_id, [(action, now)])
+
+    def record_all(self, run_id: int, actions: Sequence[tuple[Action, datetime]]) -> None:
+        """Commit several actions, each with its time, in one transaction, each checked as
+        `record` checks it: for a simulation, where no power cut can fall between two."""
 
         def work(session: Session) -> None:
-            run = _locked_run(session, run_id)
-            if run.outcome is not None:
-                raise ActionJournalError(
-                    f"run {run_id} ({run.job!r}) is already {run.outcome}: step {action.step} "
-                    "cannot be recorded into it; start a new run"
-                )
-            kept = session.scalar(
-                select(ActionRecord).where(
-                    ActionRecord.run_id == run_id, ActionRecord.step == action.step
-                )
-            )
-            if kept is None:
-                session.add(_record(run, action, now))
-            elif _view(kept).action() != action:
-                raise ActionJournalError(
-                    f"run {run_id} step {action.step} is already recorded as "
-                    f"{_describe(_view(kept).action())}, not {_describe(action)}: "
-                    "a step is recorded once"
-                )
+            _record_new(session, _locked_run(session, run_id), actions)
 
         run_in_transaction(self._sessions, work)
 
@@ -337,22 +325,52 @@ def _locked_run(session: Session, run_id: int) -> JobRun:
     return run
 
 
-def _record(run: JobRun, action: Action, now: datetime) -> ActionRecord:
-    return ActionRecord(
-        run_id=run.id,
-        robot_id=run.robot_id,
-        step=action.step,
-        kind=action.kind,
-        task=action.task,
-        point_index=action.point_index,
-        x_mm=action.x_mm,
-        y_mm=action.y_mm,
-        z_mm=action.z_mm,
-        volume_ml=action.volume_ml,
-        tool=action.tool,
-        detail=action.detail,
-        at=now,
-    )
+def _record_new(session: Session, run: JobRun, actions: Sequence[tuple[Action, datetime]]) -> None:
+    """Insert the actions whose steps are not recorded yet; an identical step again is a
+    no-op, a different one refused."""
+    if actions and run.outcome is not None:
+        raise ActionJournalError(
+            f"run {run.id} ({run.job!r}) is already {run.outcome}: step {actions[0][0].step} "
+            "cannot be recorded into it; start a new run"
+        )
+    steps = [action.step for action, _ in actions]
+    kept = {
+        row.step: _view(row).action()
+        for row in session.scalars(
+            select(ActionRecord).where(ActionRecord.run_id == run.id, ActionRecord.step.in_(steps))
+        )
+    }
+    rows = []
+    for action, now in actions:
+        known = kept.get(action.step)
+        if known is None:
+            kept[action.step] = action
+            rows.append(_row(run, action, now))
+        elif known != action:
+            raise ActionJournalError(
+                f"run {run.id} step {action.step} is already recorded as "
+                f"{_describe(known)}, not {_describe(action)}: a step is recorded once"
+            )
+    if rows:  # one executemany: a simulated season records thousands of actions a job
+        session.execute(insert(ActionRecord), rows)
+
+
+def _row(run: JobRun, action: Action, now: datetime) -> dict[str, Any]:
+    return {
+        "run_id": run.id,
+        "robot_id": run.robot_id,
+        "step": action.step,
+        "kind": action.kind,
+        "task": action.task,
+        "point_index": action.point_index,
+        "x_mm": action.x_mm,
+        "y_mm": action.y_mm,
+        "z_mm": action.z_mm,
+        "volume_ml": action.volume_ml,
+        "tool": action.tool,
+        "detail": action.detail,
+        "at": now,
+    }
 
 
 def _describe(action: Action) -> str:

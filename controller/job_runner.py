@@ -12,6 +12,7 @@ back whatever tool the journal last saw on the UTM, a restart included.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -22,6 +23,7 @@ from controller.bed_jobs import (
     Eyes,
     PhotoSurvey,
     PlotPhotoSink,
+    WeedSurvey,
     find_weeds,
     measure_canopy,
     photograph_bed,
@@ -36,8 +38,9 @@ from controller.sequence_check import CheckedSequence
 from controller.sequence_models import Detector
 from controller.sequences import run_sequence
 from controller.trial_jobs import sowing_tasks, watering_tasks
-from planner.jobs import Task, Tool, ToolBay, plan_job
+from planner.jobs import JobPlan, Task, Tool, ToolBay, plan_job
 from potager.clock import Clock
+from potager.robots import Coordinate
 from trials.plots import PlotRectangle, SowingPoint
 from trials.store import TrialStore
 from vision.classify import WeedingSettings
@@ -45,6 +48,8 @@ from vision.classify import WeedingSettings
 Area = tuple[float, float, float, float]
 TRIAL_JOBS = ("sow", "water", "weed", "canopy")
 Job = Callable[[Mapping[str, Any], ActionListener], dict[str, Any]]
+WeedSpotter = Callable[[], WeedSurvey]
+"""The weeds to strike, found without photos (a simulator's ground truth, say)."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,8 @@ class TrialField:
 class Equipment:
     """The robot's eyes and the heights it works at (Z negative downward)."""
 
-    eyes: Eyes
+    eyes: Eyes | None
+    """None: no camera (the canopy job refuses; weeding needs `spot_weeds`)"""
     sow_z_mm: float
     weed_z_mm: float
     water_z_mm: float = 0.0
@@ -88,6 +94,8 @@ class Equipment:
     weeding: WeedingSettings = field(default_factory=WeedingSettings)
     photos: PlotPhotoSink | None = None
     """where the canopy job keeps each plot's view it measured; None keeps none"""
+    spot_weeds: WeedSpotter | None = None
+    """what the weeding job strikes at; None: what the eyes find in a survey of photos"""
 
 
 @dataclass(frozen=True)
@@ -127,6 +135,7 @@ class JobRunner:
         self.journal, self.robot_id, self.now = journal, robot_id, now
         self.trial, self.order, self._on_action = trial, order, on_action
         self.sequences, self.detectors = dict(sequences or {}), dict(detectors or {})
+        self._plan = functools.lru_cache(maxsize=8)(self._plan_from)
         clash = sorted(set(self.sequences) & set(TRIAL_JOBS))
         if clash:
             raise JobError(f"sequences {clash} have the names of built-in jobs; rename them")
@@ -240,8 +249,10 @@ class JobRunner:
 
     def _water(self, params: Mapping[str, Any], listener: ActionListener) -> dict[str, Any]:
         trial = self._trial()
+        chosen = params.get("plots")  # a sensor-led watering names the dry plots
+        points = [p for p in trial.field.sowing_points if chosen is None or p.plot in chosen]
         tasks = watering_tasks(
-            trial.field.sowing_points,
+            points,
             trial.field.treatment_by_plot,
             trial.field.ml_by_treatment,
             trial.equipment.water_z_mm,
@@ -252,8 +263,12 @@ class JobRunner:
     def _weed(self, params: Mapping[str, Any], listener: ActionListener) -> dict[str, Any]:
         trial = self._trial()
         kit, sown_mm = trial.equipment, trial.field.sown_mm
-        survey = self._photograph(listener)
-        weeds = find_weeds(survey, kit.eyes.colours, kit.eyes.crop_weed, sown_mm, kit.weeding)
+        if kit.spot_weeds is not None:
+            weeds, photos = kit.spot_weeds(), 0
+        else:
+            eyes, survey = self._eyes(), self._photograph(listener)
+            weeds = find_weeds(survey, eyes.colours, eyes.crop_weed, sown_mm, kit.weeding)
+            photos = len(survey.shots)
         result = weed_bed(
             self.gantry,
             weeds,
@@ -267,7 +282,7 @@ class JobRunner:
             order=self.order,
             on_action=listener,
         )
-        return {"photos": len(survey.shots), "struck": result.struck, "review": result.reviewed}
+        return {"photos": photos, "struck": result.struck, "review": result.reviewed}
 
     def _canopy(self, params: Mapping[str, Any], listener: ActionListener) -> dict[str, Any]:
         trial = self._trial()
@@ -276,7 +291,7 @@ class JobRunner:
         plots = [
             (str(p.plot), p.x_min_mm, p.y_min_mm, p.x_max_mm, p.y_max_mm) for p in trial.field.plots
         ]
-        canopy = measure_canopy(survey, plots, colours=trial.equipment.eyes.colours)
+        canopy = measure_canopy(survey, plots, colours=self._eyes().colours)
         by_number = {int(name): cover for name, cover in canopy.percent.items()}
         measured_at, trial_id = self.now(), trial.field.trial_id
         record_canopy(trial.store, trial_id, by_number, variable, measured_at, self.robot_id)
@@ -293,21 +308,35 @@ class JobRunner:
         assert self.trial is not None  # _job refuses trial jobs without a trial
         return self.trial
 
+    def _eyes(self) -> Eyes:
+        eyes = self._trial().equipment.eyes
+        if eyes is None:
+            raise JobError(
+                f"robot {self.robot_id} has no camera: give Equipment eyes to photograph"
+            )
+        return eyes
+
     def _run(self, tasks: Sequence[Task], listener: ActionListener) -> list[Action]:
-        plan = plan_job(
-            tasks,
-            self.gantry.profile,
-            self.bay,
-            start_mm=self.gantry.position,
-            mounted=self.mounted,
-            end_parked=True,
-            order=self.order,
-        )
+        plan = self._plan(tuple(tasks), self.gantry.position, self.mounted, self.bay, self.order)
         return run_plan(self.gantry, plan, tasks, self.clock, on_action=listener)
 
+    def _plan_from(
+        self,
+        tasks: tuple[Task, ...],
+        start_mm: Coordinate,
+        mounted: Tool | None,
+        bay: ToolBay,
+        order: str,
+    ) -> JobPlan:
+        """The job's plan, parked at the end; cached (`_plan`): the planner is deterministic
+        and a daily watering, starting from the same slot, is the same job every day."""
+        profile = self.gantry.profile
+        return plan_job(
+            tasks, profile, bay, start_mm=start_mm, mounted=mounted, end_parked=True, order=order
+        )
+
     def _photograph(self, listener: ActionListener) -> PhotoSurvey:
-        trial = self._trial()
-        eyes = trial.equipment.eyes
+        trial, eyes = self._trial(), self._eyes()
         return photograph_bed(
             self.gantry,
             trial.field.area_mm,

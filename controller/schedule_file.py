@@ -148,8 +148,7 @@ def _jobs(rule: EventRule | RegimenRule) -> list[str]:
 
 
 def _at(loaded: Loaded, path: DataPath) -> str:
-    line, column = loaded.where(tuple(part for part in path if isinstance(part, str | int)))
-    return f"{loaded.source}:{line}:{column}"
+    return loaded.at(tuple(part for part in path if isinstance(part, str | int)))
 
 
 def _message(detail: Any, skip: int = 0) -> str:

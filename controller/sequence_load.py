@@ -44,6 +44,11 @@ class Loaded:
             path = path[:-1]
         return self.positions.get(path, (1, 1))
 
+    def at(self, path: DataPath) -> str:
+        """`file:line:column` of `path`, the way every message starts."""
+        line, column = self.where(path)
+        return f"{self.source}:{line}:{column}"
+
 
 def load_text(text: str, source: str = "<text>") -> Loaded:
     """Parse YAML or JSON text, keeping the start of every node."""

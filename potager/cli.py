@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from potager.cli_run import add_run
 from potager.cli_sequence import add_sequence
+from potager.cli_sim import add_sim_research
 from potager.cli_trial import add_trial
 from potager.cli_web import add_web
 from potager.errors import PotagerError
@@ -338,6 +339,7 @@ def _add_sim(commands: Any) -> None:
     firmware.add_argument("--count", type=int, default=1, help="how many robots")
     firmware.add_argument("--time-scale", type=float, default=1.0, help="clock speed-up")
     firmware.set_defaults(handler=_run_sim_firmware)
+    add_sim_research(parts)
 
 
 def _run_sim_firmware(args: argparse.Namespace) -> int:

@@ -90,6 +90,8 @@ MISSED_STEPS_MAX_X = 111
 """ENCODER_MISSED_STEPS_MAX_X; Y and Z follow."""
 LONGEST_POSITION_STEPS = 2**31 - 1
 """Positions are C `long` step counts on the board."""
+MOVE_REPORT_S = 0.25
+"""How often the firmware reports its position during a move."""
 
 UNLOCKED_CODES = frozenset({"F9", "F20", "F21", "F22", "F81", "F82", "F83"})
 MOTION_CODES = frozenset({"G0", "G28", "F11", "F12", "F13", "F14", "F15", "F16"})
@@ -213,7 +215,7 @@ class VirtualFarmduino:
         version: str = "6.6.26",
         eeprom: dict[int, int] | None = None,
         idle_report_s: float | None = None,
-        report_interval_s: float = 0.25,
+        report_interval_s: float = MOVE_REPORT_S,
         boot_at_s: float = 0.0,
     ) -> None:
         self.board = board
@@ -357,6 +359,7 @@ class VirtualFarmduino:
         use_eeprom = self._eeprom.get(Param.USE_EEPROM) == 1
         stored = {key: value for key, value in self._eeprom.items() if key in VALID_PARAM_IDS}
         self._params = {**FIRMWARE_DEFAULTS, **(stored if use_eeprom else {})}
+        self._guards: list[tuple[int, int, float]] | None = None
         self._steps = [0, 0, 0]
         self._pins: dict[int, int] = {}
         self._pin_modes: dict[int, int] = {}
@@ -620,6 +623,7 @@ class VirtualFarmduino:
         self._eeprom[param] = value
         if param >= Param.PIN_GUARD_1_PIN:
             self._guards_loaded_s = self._now_s
+            self._guards = None
 
     def _write_pin_command(self, command: ReceivedCommand) -> int:
         pin = command.whole("P")
@@ -710,18 +714,28 @@ class VirtualFarmduino:
     def _pin_guard_deadlines(self) -> list[tuple[float, Callable[[], None]]]:
         """When each guarded pin, left active, is forced back to its inactive state."""
         deadlines: list[tuple[float, Callable[[], None]]] = []
-        for pin_param, timeout_param, active_param in _PIN_GUARD_PARAMS:
-            pin = self._param(pin_param)
-            if pin not in PIN_IDS:
-                continue
-            active = int(self._param(active_param) == 1)
+        for pin, active, timeout_s in self._guard_settings():
             if self._read_pin(pin, analog=False) != active:
                 continue
-            timeout_s = max(float(self._param(timeout_param)), PIN_GUARD_TICK_S)
             since_s = max(self._level_since_s.get(pin, self._boot_at_s), self._guards_loaded_s)
             release = functools.partial(self._release_guarded_pin, pin, 1 - active)
             deadlines.append((since_s + timeout_s, release))
         return deadlines
+
+    def _guard_settings(self) -> list[tuple[int, int, float]]:
+        """(pin, active level, timeout) of each guard in use, read from the parameters once
+        per change of them: the deadlines are asked after every byte the host sends."""
+        if self._guards is None:
+            self._guards = [
+                (
+                    self._param(pin_param),
+                    int(self._param(active_param) == 1),
+                    max(float(self._param(timeout_param)), PIN_GUARD_TICK_S),
+                )
+                for pin_param, timeout_param, active_param in _PIN_GUARD_PARAMS
+                if self._param(pin_param) in PIN_IDS
+            ]
+        return self._guards
 
     def _release_guarded_pin(self, pin: int, inactive: int) -> None:
         self._write_pin(pin, inactive, analog=False)

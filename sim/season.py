@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -34,6 +34,7 @@ from planner.jobs import ToolBay
 from potager.clock import Clock, FastForwardClock, VirtualClock
 from potager.db import make_engine, session_factory, upgrade_database
 from potager.robots import AXES, Coordinate, RobotProfile, get_profile
+from sim.firmware import MOVE_REPORT_S
 from sim.garden import Kind
 from sim.growth import GrowingBed
 from sim.season_report import (
@@ -61,22 +62,48 @@ WEEDER_REACH_MM = 12.0
 """How far from its aim the simulated weeder uproots a weed: the tines' half-span."""
 
 
-class SeasonConfig(BaseModel):
-    """A randomized watering trial and its month of care; every default is the demo's."""
+class TrialOnBed(BaseModel):
+    """A randomized-blocks trial laid out on one robot's bed, and the robot's settings for
+    it: what the demo's season and a research season (`sim.research`) share."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     profile: str = "genesis-xl"
-    ml_by_treatment: dict[str, float] = Field(
-        default_factory=lambda: {"dry": 0.0, "low": 40.0, "medium": 120.0, "high": 250.0},
-        description="millilitres per plant at each watering; 0 is the dry control",
-    )
-    control: str = "dry"
     blocks: int = Field(default=4, ge=2)
     plot_mm: tuple[float, float] = (400.0, 400.0)
     gap_mm: tuple[float, float] = (150.0, 150.0)
     origin_mm: tuple[float, float] = (300.0, 300.0)
     plant_spacing_mm: float = Field(default=200.0, gt=0)
+    nozzle_flow_ml_s: float = Field(default=25.0, gt=0)
+    soil_z_mm: float = Field(default=-400.0, lt=0)
+    seed: int = 1
+
+    def design(
+        self, treatments: Sequence[str], control: str
+    ) -> tuple[FieldBook, list[PlotRectangle]]:
+        """The randomized blocks laid onto the bed: one block per row of plots."""
+        factor = Factor("watering", list(treatments), controls=[control])
+        book = rcbd(factor, self.blocks, seed=self.seed)
+        profile = get_profile(self.profile)
+        x0, y0 = self.origin_mm
+        bed = BedArea(x0, y0, profile.length_x_mm - x0, profile.length_y_mm - y0)
+        return book, lay_out(book, bed, *self.plot_mm, Spacing(*self.gap_mm))
+
+
+def check_control(control: str, treatments: Collection[str]) -> None:
+    """The control must be one of the treatments (a validator's ValueError otherwise)."""
+    if control not in treatments:
+        raise ValueError(f"the control {control!r} is not one of the treatments {list(treatments)}")
+
+
+class SeasonConfig(TrialOnBed):
+    """A randomized watering trial and its month of care; every default is the demo's."""
+
+    ml_by_treatment: dict[str, float] = Field(
+        default_factory=lambda: {"dry": 0.0, "low": 40.0, "medium": 120.0, "high": 250.0},
+        description="millilitres per plant at each watering; 0 is the dry control",
+    )
+    control: str = "dry"
     start: date = date(2026, 5, 4)
     zone: str = "Europe/Paris"
     days: int = Field(default=30, ge=1)
@@ -87,12 +114,9 @@ class SeasonConfig(BaseModel):
         description="days the canopy is photographed and measured; none given: halfway "
         "through and two days before the end",
     )
-    nozzle_flow_ml_s: float = Field(default=25.0, gt=0)
-    soil_z_mm: float = Field(default=-400.0, lt=0)
     camera_width_px: int = 640
     camera_height_px: int = 480
     camera_mm_per_px: float = 1.0
-    seed: int = 1
 
     def camera(self) -> CameraModel:
         """The robot's camera, looking straight down from the top of its Z travel."""
@@ -113,11 +137,7 @@ class SeasonConfig(BaseModel):
                 f"canopy days {outside} fall outside the {self.days}-day season: "
                 f"use days 1 to {self.days - 1}"
             )
-        if self.control not in self.ml_by_treatment:
-            raise ValueError(
-                f"the control {self.control!r} is not one of the treatments "
-                f"{list(self.ml_by_treatment)}"
-            )
+        check_control(self.control, self.ml_by_treatment)
         return self
 
 
@@ -171,14 +191,8 @@ def canopy_variable(day: int) -> str:
 
 
 def design(config: SeasonConfig) -> tuple[FieldBook, list[PlotRectangle]]:
-    """The randomized blocks laid onto the bed: one block per row of plots."""
-    factor = Factor("watering", list(config.ml_by_treatment), controls=[config.control])
-    book = rcbd(factor, config.blocks, seed=config.seed)
-    profile = get_profile(config.profile)
-    x0, y0 = config.origin_mm
-    bed = BedArea(x0, y0, profile.length_x_mm - x0, profile.length_y_mm - y0)
-    rectangles = lay_out(book, bed, *config.plot_mm, Spacing(*config.gap_mm))
-    return book, rectangles
+    """The demo's watering regimes laid onto the bed."""
+    return config.design(list(config.ml_by_treatment), config.control)
 
 
 def schedules(config: SeasonConfig) -> list[tuple[str, EventRule | RegimenRule]]:
@@ -233,18 +247,23 @@ class SimulatedBed:
     the weeder went into the soil.
     """
 
-    def __init__(self, profile: RobotProfile, clock: Clock, seed: int) -> None:
-        self.clock = clock
-        self.bed = GrowingBed(
+    def __init__(self, clock: Clock, bed: GrowingBed, crop: str = "lettuce") -> None:
+        self.clock, self.bed, self.crop = clock, bed, crop
+        self._shots = 0
+
+    @classmethod
+    def on_profile(cls, profile: RobotProfile, clock: Clock, seed: int) -> SimulatedBed:
+        """A bare bed of the robot's size, starting now."""
+        bed = GrowingBed(
             profile.length_x_mm, profile.length_y_mm, soil_seed=seed, seed=seed,
             start_s=clock.now_s(),
         )  # fmt: skip
-        self._shots = 0
+        return cls(clock, bed)
 
     def on_action(self, action: Action) -> None:
         at_s = self.clock.now_s()
         if action.kind == "sow":
-            self.bed.sow(action.x_mm, action.y_mm, at_s=at_s)
+            self.bed.sow(action.x_mm, action.y_mm, self.crop, at_s=at_s)
         elif action.kind == "water":
             self.bed.water(action.x_mm, action.y_mm, action.volume_ml, at_s=at_s)
         elif action.kind == "weed":
@@ -270,11 +289,15 @@ class SimulatedBed:
 
 
 @contextlib.contextmanager
-def simulated_gantry(profile: RobotProfile, kind: LinkKind, clock: Clock) -> Iterator[Gantry]:
-    """A connected gantry on a simulated Farmduino: over a real pty, or in process."""
+def simulated_gantry(
+    profile: RobotProfile, kind: LinkKind, clock: Clock, move_report_s: float = MOVE_REPORT_S
+) -> Iterator[Gantry]:
+    """A connected gantry on a simulated Farmduino: over a real pty, or in process (whose
+    firmware reports its position every `move_report_s` of a move)."""
     if kind == "loopback":
         assert isinstance(clock, VirtualClock)
-        with Gantry(LoopbackLink(firmware_for(profile, clock.now_s()), clock), profile) as gantry:
+        firmware = firmware_for(profile, clock.now_s(), move_report_s)
+        with Gantry(LoopbackLink(firmware, clock), profile) as gantry:
             yield gantry
         return
     with (
@@ -334,7 +357,7 @@ class Season:
         )
         camera = config.camera()
         colours, crop_weed = sim_vision_models(camera, 0.0, seed=config.seed, cache_dir=models_dir)
-        self.world = SimulatedBed(self.profile, clock, config.seed)
+        self.world = SimulatedBed.on_profile(self.profile, clock, config.seed)
         self.photos = PhotoFolder(photo_dir_for(database_url), self.trials)
         equipment = Equipment(
             eyes=Eyes(camera, self.world.capture(camera), colours, crop_weed),

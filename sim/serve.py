@@ -13,17 +13,21 @@ from typing import TextIO
 
 from potager.clock import Clock, ScaledClock
 from potager.robots import AXES, RobotProfile, get_profile
-from sim.firmware import VirtualFarmduino
+from sim.firmware import MOVE_REPORT_S, VirtualFarmduino
 from sim.pty import PtyFirmware
 
 
-def firmware_for(profile: RobotProfile, boot_at_s: float = 0.0) -> VirtualFarmduino:
+def firmware_for(
+    profile: RobotProfile, boot_at_s: float = 0.0, report_interval_s: float = MOVE_REPORT_S
+) -> VirtualFarmduino:
     """A blank Farmduino of the profile's board on a bed of the profile's real size.
 
     `boot_at_s` is the clock time it is powered on: the clock's present, or the firmware
     would report every idle period since clock time 0 at once.
     """
-    firmware = VirtualFarmduino(board=profile.board, boot_at_s=boot_at_s)
+    firmware = VirtualFarmduino(
+        board=profile.board, boot_at_s=boot_at_s, report_interval_s=report_interval_s
+    )
     for axis in AXES:
         firmware.set_travel_mm(axis, profile.length_mm(axis))
     return firmware
