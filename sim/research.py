@@ -51,6 +51,7 @@ from sim.garden import Kind, Plant
 from sim.growth import GrowingBed
 from sim.season import ROBOT_ID, SimulatedBed, TrialOnBed, check_control, simulated_gantry
 from sim.season_report import Analysis, analyse, robot_work
+from sim.soil import SoilParams
 from sim.weather import Weather
 from trials import TrialError
 from trials.design import FieldBook
@@ -131,6 +132,8 @@ class SiteSeason(TrialOnBed):
     """the share of visible weeds the camera's detection would miss"""
     weather: Weather | None = None
     weed_pressure: float = Field(default=1.0, ge=0)
+    soil: SoilParams | None = None
+    """the site's soil (None: the garden model's sandy loam)"""
 
     @model_validator(mode="after")
     def _known_crop_and_control(self) -> Self:
@@ -347,6 +350,7 @@ class _Run:
             start_s=self.clock.now_s(),
             weather=season.weather,
             weed_pressure=season.weed_pressure,
+            soil=season.soil,
         )
         self.world = SimulatedBed(self.clock, bed, season.crop)
 

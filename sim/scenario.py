@@ -41,6 +41,7 @@ from sim import SimulatorError
 from sim.crops import CropError, crop
 from sim.research import ResearchError, SiteSeason, Watering, check_layout
 from sim.season import check_control
+from sim.soil import SoilParams
 from sim.weather import Climate, Weather, WeatherError, load_weather_csv, synthetic_weather
 
 
@@ -83,6 +84,7 @@ class Site(_Strict):
     profile: str = "genesis-xl"
     weather: WeatherSource | None = None
     weed_pressure: float = Field(default=1.0, ge=0, description="x the usual weed emergence")
+    soil: SoilParams | None = Field(default=None, description="default: a sandy loam")
 
 
 class Trial(_Strict):
@@ -242,6 +244,7 @@ def site_season(loaded: LoadedScenario, site: Site, season: int, seed: int) -> S
         weed_miss_rate=strategy.weed_miss_rate,
         weather=_weather(loaded, site, start, scenario.days, world_seed),
         weed_pressure=site.weed_pressure,
+        soil=site.soil,
         seed=world_seed,
     )
 

@@ -171,3 +171,18 @@ def test_a_file_that_is_not_yaml_is_refused_at_its_line(tmp_path: Path) -> None:
 def test_site_names_must_differ(tmp_path: Path) -> None:
     [found] = problems(write(tmp_path, SCENARIO.replace("name: south", "name: north")))
     assert "site names must differ; used twice: north" in found
+
+
+def test_a_site_may_have_its_own_soil_checked_at_its_line(tmp_path: Path) -> None:
+    north_weather = "weather: {synthetic: {latitude_deg: 50.6}}"
+    clay = "\n    soil: {field_capacity_vol: 0.33, wilting_point_vol: 0.19}"
+    text = SCENARIO.replace(north_weather, north_weather + clay, 1)
+    north = [
+        run for run in load_scenario(write(tmp_path, text)).runs() if run.inputs.site == "north"
+    ]
+    assert {run.inputs.soil.field_capacity_vol for run in north if run.inputs.soil} == {0.33}
+    [found] = problems(write(tmp_path, text.replace("0.19", "0.4")))
+    assert (
+        ":8:5: sites.0.soil: Value error, the wilting point (0.4) must be below field capacity"
+        in found
+    )
