@@ -210,7 +210,8 @@ def check_layout(season: SiteSeason) -> tuple[FieldBook, list[PlotRectangle]]:
         return season.design(list(season.treatments), season.control)
     except TrialError as error:
         raise ResearchError(
-            f"site {season.site!r}: the trial does not fit the {season.profile} bed: {error}"
+            f"site {season.site!r}: the trial does not fit the {season.profile} bed of "
+            f"{' x '.join(f'{mm:g}' for mm in season.bed_size_mm())} mm: {error}"
         ) from error
 
 
@@ -327,7 +328,7 @@ class _Run:
             name=f"{season.site} {season.start.isoformat()} seed {season.seed}",
             site=season.site,
             bed="bed-1",
-            bed_size_mm=(self.profile.length_x_mm, self.profile.length_y_mm),
+            bed_size_mm=season.bed_size_mm(),
             book=book,
             rectangles=rectangles,
             seed=season.seed,
@@ -343,8 +344,7 @@ class _Run:
         self.clock = VirtualClock()
         self.epoch = datetime.combine(season.start, day_time(), UTC)
         bed = GrowingBed(
-            self.profile.length_x_mm,
-            self.profile.length_y_mm,
+            *season.bed_size_mm(),
             soil_seed=season.seed,
             seed=season.seed,
             start_s=self.clock.now_s(),

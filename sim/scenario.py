@@ -33,7 +33,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, model_validator
 
 from controller.sequence_load import DataPath, Loaded, SequenceError, load_file
 from potager.robots import UnknownProfileError, get_profile
@@ -82,6 +82,9 @@ class Site(_Strict):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=60)
     profile: str = "genesis-xl"
+    bed_mm: tuple[PositiveFloat, PositiveFloat] | None = Field(
+        default=None, description="x, y; default: all the robot reaches"
+    )
     weather: WeatherSource | None = None
     weed_pressure: float = Field(default=1.0, ge=0, description="x the usual weed emergence")
     soil: SoilParams | None = Field(default=None, description="default: a sandy loam")
@@ -229,6 +232,7 @@ def site_season(loaded: LoadedScenario, site: Site, season: int, seed: int) -> S
     return SiteSeason(
         site=site.name,
         profile=site.profile,
+        bed_mm=site.bed_mm,
         crop=trial.crop,
         days=scenario.days,
         start=start,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, Self, TextIO
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
 from controller.action_journal import ActionJournal
 from controller.bed_jobs import Capture, Eyes
@@ -33,7 +33,7 @@ from controller.scheduler import JobContext, RunJob, Scheduler, ScheduleStore
 from planner.jobs import ToolBay
 from potager.clock import Clock, FastForwardClock, VirtualClock
 from potager.db import make_engine, session_factory, upgrade_database
-from potager.robots import AXES, Coordinate, RobotProfile, get_profile
+from potager.robots import AXES, PROFILES, Coordinate, RobotProfile, get_profile
 from sim.firmware import MOVE_REPORT_S
 from sim.garden import Kind
 from sim.growth import GrowingBed
@@ -69,6 +69,10 @@ class TrialOnBed(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     profile: str = "genesis-xl"
+    bed_mm: tuple[PositiveFloat, PositiveFloat] | None = Field(
+        default=None,
+        description="x, y of the bed from the robot's origin; default: all the robot reaches",
+    )
     blocks: int = Field(default=4, ge=2)
     plot_mm: tuple[float, float] = (400.0, 400.0)
     gap_mm: tuple[float, float] = (150.0, 150.0)
@@ -84,10 +88,31 @@ class TrialOnBed(BaseModel):
         """The randomized blocks laid onto the bed: one block per row of plots."""
         factor = Factor("watering", list(treatments), controls=[control])
         book = rcbd(factor, self.blocks, seed=self.seed)
-        profile = get_profile(self.profile)
+        length_x_mm, length_y_mm = self.bed_size_mm()
         x0, y0 = self.origin_mm
-        bed = BedArea(x0, y0, profile.length_x_mm - x0, profile.length_y_mm - y0)
+        bed = BedArea(x0, y0, length_x_mm - x0, length_y_mm - y0)
         return book, lay_out(book, bed, *self.plot_mm, Spacing(*self.gap_mm))
+
+    def bed_size_mm(self) -> tuple[float, float]:
+        """The bed's size: as given, or all the robot reaches."""
+        if self.bed_mm is not None:
+            return self.bed_mm
+        profile = get_profile(self.profile)
+        return profile.length_x_mm, profile.length_y_mm
+
+    @model_validator(mode="after")
+    def _bed_within_reach(self) -> Self:
+        profile = PROFILES.get(self.profile)
+        if profile is None:
+            raise ValueError(f"unknown robot profile {self.profile!r}; choose one of: "
+                             f"{', '.join(PROFILES)}")  # fmt: skip
+        length_x_mm, length_y_mm = self.bed_size_mm()
+        if length_x_mm > profile.length_x_mm or length_y_mm > profile.length_y_mm:
+            raise ValueError(
+                f"a {length_x_mm:g} x {length_y_mm:g} mm bed is larger than a {self.profile} "
+                f"reaches ({profile.length_x_mm:g} x {profile.length_y_mm:g} mm)"
+            )
+        return self
 
 
 def check_control(control: str, treatments: Collection[str]) -> None:

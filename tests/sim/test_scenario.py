@@ -186,3 +186,15 @@ def test_a_site_may_have_its_own_soil_checked_at_its_line(tmp_path: Path) -> Non
         ":8:5: sites.0.soil: Value error, the wilting point (0.4) must be below field capacity"
         in found
     )
+
+
+def test_a_site_bed_smaller_than_the_robot_reaches_is_laid_out_on(tmp_path: Path) -> None:
+    small = "  - name: south\n    bed_mm: [1000, 800]\n"
+    [found] = problems(write(tmp_path, SCENARIO.replace("  - name: south\n", small)))
+    assert "site 'south': the trial does not fit the genesis-xl bed of 1000 x 800 mm" in found
+    roomy = "  - name: south\n    bed_mm: [2500, 2000]\n"
+    runs = load_scenario(write(tmp_path, SCENARIO.replace("  - name: south\n", roomy))).runs()
+    assert {run.inputs.bed_mm for run in runs if run.inputs.site == "south"} == {(2500, 2000)}
+    huge = "  - name: south\n    bed_mm: [9000, 2000]\n"
+    [found] = problems(write(tmp_path, SCENARIO.replace("  - name: south\n", huge)))
+    assert "a 9000 x 2000 mm bed is larger than a genesis-xl reaches" in found
