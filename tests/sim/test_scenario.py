@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -198,3 +199,11 @@ def test_a_site_bed_smaller_than_the_robot_reaches_is_laid_out_on(tmp_path: Path
     huge = "  - name: south\n    bed_mm: [9000, 2000]\n"
     [found] = problems(write(tmp_path, SCENARIO.replace("  - name: south\n", huge)))
     assert "a 9000 x 2000 mm bed is larger than a genesis-xl reaches" in found
+
+
+def test_the_researchers_guide_example_loads(tmp_path: Path) -> None:
+    guide = (EXAMPLES.parents[1] / "docs" / "guides" / "researchers.md").read_text()
+    section = guide[guide.index("## Simulating seasons") :]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    shutil.copytree(EXAMPLES / "weather", tmp_path / "weather")
+    assert len(load_scenario(write(tmp_path, example)).runs()) > 0
