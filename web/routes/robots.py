@@ -124,7 +124,7 @@ def robots_page(request: Request, svc: Svc, account: PageAccount) -> Response:
         account,
         robots=[status.as_dict() for status in statuses],
         controls={s.robot_id: may_control(account, s.site_id) for s in statuses},
-        stoppable={s.robot_id for s in runnable_robots(hub, svc, account)},
+        stoppable={s.robot_id for s in _may_run_of(statuses, svc, account)},
         plants={s.robot_id: [p.name for p in hub.farm(s.robot_id).plants] for s in statuses},
         sequences=sequence_choices(svc, account),
         max_water_ml=MAX_WATER_ML,
@@ -286,10 +286,7 @@ def start_sequence(
 ) -> None:
     """Check the chosen sequence against the robot's model and start it there; a saved
     sequence keeps how its run ends."""
-    status = hub.status(robot_id)
-    assigned = robot_id in svc.classroom.assigned_robots(account.id)
-    if not may_run(account, status.site_id, assigned):
-        raise NotAllowedError(f"{status.name} is not a robot you may run sequences on")
+    _runnable(hub, svc, account, robot_id)
     if choice.sequence_id is not None:
         saved = svc.classroom.sequence(account.id, choice.sequence_id)
         checked = checked_for(saved.text, hub.profile(robot_id), saved.name)
@@ -311,17 +308,26 @@ def start_sequence(
 def stop_robot(hub: RobotHub, svc: Services, account: Account, robot_id: str) -> None:
     """Whoever may start work on a robot may stop it: a student running a sequence on the
     robot assigned to them needs the button as much as an operator does."""
+    _runnable(hub, svc, account, robot_id)
+    hub.emergency_stop(robot_id)
+
+
+def _runnable(hub: RobotHub, svc: Services, account: Account, robot_id: str) -> None:
+    """Refuse anyone who neither controls the robot nor has it assigned."""
     status = hub.status(robot_id)
     assigned = robot_id in svc.classroom.assigned_robots(account.id)
     if not may_run(account, status.site_id, assigned):
         raise NotAllowedError(f"{status.name} is not a robot you drive or run sequences on")
-    hub.emergency_stop(robot_id)
 
 
 def runnable_robots(hub: RobotHub, svc: Services, account: Account) -> list[RobotStatus]:
     """The robots this account may run sequences on: controlled ones, or assigned ones."""
+    return _may_run_of(hub.statuses(), svc, account)
+
+
+def _may_run_of(statuses: list[RobotStatus], svc: Services, account: Account) -> list[RobotStatus]:
     assigned = set(svc.classroom.assigned_robots(account.id))
-    return [s for s in hub.statuses() if may_run(account, s.site_id, s.robot_id in assigned)]
+    return [s for s in statuses if may_run(account, s.site_id, s.robot_id in assigned)]
 
 
 def sequence_choices(svc: Services, account: Account) -> list[tuple[str, str, bool]]:
