@@ -11,9 +11,10 @@ that meets firmware garbage logs it and carries on.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import ClassVar
 
@@ -530,8 +531,10 @@ _AXIS_CODES: dict[int, tuple[type[HomingComplete | DestinationClamped | AxisTime
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def format_reply(reply: Reply) -> bytes:
-    """The line a firmware would print for `reply` (used by the simulator)."""
+    """The line a firmware would print for `reply` (used by the simulator); remembered,
+    as the same axis-state and position lines come back move after move."""
     text = _reply_body(reply)
     if reply.q is not None:
         text = f"{text} Q{reply.q}"
@@ -616,14 +619,42 @@ def decode_line(raw: bytes | str) -> Reply:
     except UnicodeDecodeError:
         raise ProtocolError(f"non-ASCII bytes from the firmware: {raw!r}", raw) from None
     line = line.rstrip("\r\n")
+    tagged = _TAGGED_RE.fullmatch(line)
+    if tagged is not None:
+        try:
+            untagged = _decode_untagged(tagged.group(1))
+        except ProtocolError:
+            pass  # decoded again below, for an error message that shows the line as it came
+        else:
+            q = int(tagged.group(2))
+            return untagged if untagged.q == q else replace(untagged, q=q)
     try:
-        return _decode_text(line)
+        return _decode_strictly(line)
     except ProtocolError as error:
         raise ProtocolError(str(error), raw) from None
+
+
+_TAGGED_RE = re.compile(r"(R(?!08)\d\d.*) Q(\d+)")
+"""A reply ending in its Q tag (all but the R08 echo, whose Q is the command's own)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode_untagged(head: str) -> Reply:
+    """The reply `head` + " Q0" decodes to, remembered: a line's tag changes with every
+    command, but its head repeats move after move (axis states, positions, pins)."""
+    return _decode_strictly(f"{head} Q0")
+
+
+def _decode_strictly(line: str) -> Reply:
+    """`_decode_text`, with every malformed line raised as a `ProtocolError`."""
+    try:
+        return _decode_text(line)
+    except ProtocolError:
+        raise
     except KeyError as missing:
-        raise ProtocolError(f"firmware line {line!r} lacks argument {missing}", raw) from None
+        raise ProtocolError(f"firmware line {line!r} lacks argument {missing}") from None
     except (ValueError, IndexError):
-        raise ProtocolError(f"malformed firmware line {line!r}", raw) from None
+        raise ProtocolError(f"malformed firmware line {line!r}") from None
 
 
 def _decode_text(line: str) -> Reply:

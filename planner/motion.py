@@ -10,6 +10,7 @@ Functions take numpy arrays so the planner can price many moves at once.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,13 +79,18 @@ def moves_time_s(
     return np.maximum(np.maximum(x_s, y_s), z_s)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def move_time_s(
     profile: RobotProfile,
     start_mm: tuple[float, float, float],
     end_mm: tuple[float, float, float],
     speed_percent: float = 100.0,
 ) -> float:
-    """Seconds for one G00 from `start_mm` to `end_mm` (x, y, z)."""
+    """Seconds for one G00 from `start_mm` to `end_mm` (x, y, z).
+
+    Remembered: a robot goes back to the same points day after day, and pricing one move
+    with array code costs a hundred times a lookup (the gantry prices every move it sends).
+    """
     delta = np.subtract(end_mm, start_mm, dtype=np.float64)
     return float(moves_time_s(profile, delta, speed_percent)[0])
 

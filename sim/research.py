@@ -224,7 +224,7 @@ def run_site_season(season: SiteSeason, database_url: str | None = None) -> Site
         return _Run(season, book, rectangles, database_url).result(wall_start_s)
     with tempfile.TemporaryDirectory(prefix="potager-site-") as folder:
         url = f"sqlite:///{Path(folder) / 'trial.sqlite3'}"
-        return _Run(season, book, rectangles, url).result(wall_start_s)
+        return _Run(season, book, rectangles, url, throwaway=True).result(wall_start_s)
 
 
 class JobBatchedJournal(ActionJournal):
@@ -316,11 +316,12 @@ class _Run:
         book: FieldBook,
         rectangles: list[PlotRectangle],
         database_url: str,
+        throwaway: bool = False,
     ) -> None:
         self.season, self.book, self.rectangles = season, book, rectangles
         self.profile = get_profile(season.profile)
         upgrade_database(database_url)
-        self.engine = make_engine(database_url)
+        self.engine = make_engine(database_url, throwaway=throwaway)
         self.sessions = session_factory(self.engine)
         self.store, self.journal = TrialStore(self.sessions), JobBatchedJournal(self.sessions)
         trial_id = store_laid_out_trial(

@@ -12,6 +12,7 @@ form, so a garbage command asking for a billion steps costs no more memory than 
 
 from __future__ import annotations
 
+import functools
 import math
 from enum import IntEnum
 
@@ -59,6 +60,15 @@ class StepProfile:
         self._cruise_s = (self._tail_start - self._head_end) / max_speed_steps_s
         tail_s = float(self._tail_done_s[-1]) if steps > self._tail_start else 0.0
         self.duration_s = self._head_s + self._cruise_s + tail_s
+
+    @staticmethod
+    @functools.lru_cache(maxsize=4096)
+    def of(
+        steps: int, min_speed_steps_s: float, max_speed_steps_s: float, ramp_steps: int
+    ) -> StepProfile:
+        """The profile of a move, shared by every move of the same steps and speeds: a
+        profile never changes once made, and a season repeats the same moves daily."""
+        return StepProfile(steps, min_speed_steps_s, max_speed_steps_s, ramp_steps)
 
     def _done_times_s(self, first_step: int, end_step: int) -> NDArray[np.float64]:
         """Seconds from the first step of this span until each of its steps is done."""
