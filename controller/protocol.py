@@ -14,9 +14,10 @@ from __future__ import annotations
 import functools
 import math
 import re
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from potager.errors import PotagerError
 from potager.robots import Axis
@@ -531,14 +532,18 @@ _AXIS_CODES: dict[int, tuple[type[HomingComplete | DestinationClamped | AxisTime
 }
 
 
-@functools.lru_cache(maxsize=4096)
 def format_reply(reply: Reply) -> bytes:
-    """The line a firmware would print for `reply` (used by the simulator); remembered,
-    as the same axis-state and position lines come back move after move."""
-    text = _reply_body(reply)
-    if reply.q is not None:
-        text = f"{text} Q{reply.q}"
-    return text.encode("ascii") + LINE_END
+    """The line a firmware would print for `reply` (used by the simulator)."""
+    fields = tuple(item for item in vars(reply).items() if item[0] != "q")
+    head = _formatted_head(type(reply), fields)
+    return head if reply.q is None else b"%s Q%d%s" % (head[:-2], reply.q, LINE_END)
+
+
+@functools.lru_cache(maxsize=4096)
+def _formatted_head(kind: Callable[..., Reply], fields: tuple[tuple[str, Any], ...]) -> bytes:
+    """The line of a reply without its tag, remembered by the reply's kind and other
+    fields (the tag changes with every command; axis states and positions repeat)."""
+    return _reply_body(kind(**dict(fields))).encode("ascii") + LINE_END
 
 
 def _reply_body(reply: Reply) -> str:
@@ -622,12 +627,11 @@ def decode_line(raw: bytes | str) -> Reply:
     tagged = _TAGGED_RE.fullmatch(line)
     if tagged is not None:
         try:
-            untagged = _decode_untagged(tagged.group(1))
+            tagged_reply = _reply_maker(tagged.group(1))
         except ProtocolError:
             pass  # decoded again below, for an error message that shows the line as it came
         else:
-            q = int(tagged.group(2))
-            return untagged if untagged.q == q else replace(untagged, q=q)
+            return tagged_reply(q=int(tagged.group(2)))
     try:
         return _decode_strictly(line)
     except ProtocolError as error:
@@ -639,10 +643,12 @@ _TAGGED_RE = re.compile(r"(R(?!08)\d\d.*) Q(\d+)")
 
 
 @functools.lru_cache(maxsize=4096)
-def _decode_untagged(head: str) -> Reply:
-    """The reply `head` + " Q0" decodes to, remembered: a line's tag changes with every
-    command, but its head repeats move after move (axis states, positions, pins)."""
-    return _decode_strictly(f"{head} Q0")
+def _reply_maker(head: str) -> Callable[..., Reply]:
+    """What `head` + " Q<n>" decodes to, given n: remembered, as a line's tag changes with
+    every command but its head repeats move after move (axis states, positions, pins)."""
+    template = _decode_strictly(f"{head} Q0")
+    values = {name: value for name, value in vars(template).items() if name != "q"}
+    return functools.partial(type(template), **values)
 
 
 def _decode_strictly(line: str) -> Reply:
