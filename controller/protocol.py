@@ -534,8 +534,8 @@ _AXIS_CODES: dict[int, tuple[type[HomingComplete | DestinationClamped | AxisTime
 
 def format_reply(reply: Reply) -> bytes:
     """The line a firmware would print for `reply` (used by the simulator)."""
-    fields = tuple(item for item in vars(reply).items() if item[0] != "q")
-    head = _formatted_head(type(reply), fields)
+    kind: Callable[..., Reply] = type(reply)
+    head = _formatted_head(kind, tuple(item for item in vars(reply).items() if item[0] != "q"))
     return head if reply.q is None else b"%s Q%d%s" % (head[:-2], reply.q, LINE_END)
 
 
