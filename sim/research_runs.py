@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from scipy import stats
 
 from sim import SimulatorError
+from sim.campaign_progress import CampaignProgress
 from sim.research import SiteResult, SiteSeason, run_site_season
 from sim.scenario import PlannedRun, Scenario
 from trials.analysis import AnovaResult, Observations, anova_multisite, anova_rcbd, format_anova
@@ -127,11 +128,15 @@ def run_all(
     runs_dir.mkdir(parents=True, exist_ok=True)
     done = {planned.key: result for planned in runs if (result := _saved(runs_dir, planned))}
     todo = [planned for planned in runs if planned.key not in done]
-    say = _Progress(progress, len(runs), len(done))
-    for planned, result in _results(todo, workers or os.cpu_count() or 1, run):
-        _save(runs_dir, planned, result)
-        done[planned.key] = result
-        say(planned, result.wall_s)
+    bar = CampaignProgress(progress, len(runs), len(done))
+    try:
+        for planned, result in _results(todo, workers or os.cpu_count() or 1, run):
+            _save(runs_dir, planned, result)
+            done[planned.key] = result
+            what = f"site {planned.site} season {planned.season} seed {planned.seed}"
+            bar.run_done(what, result.wall_s)
+    finally:
+        bar.close()
     return [Finished(planned, done[planned.key]) for planned in sorted(runs, key=_order)]
 
 
@@ -191,26 +196,6 @@ def _write_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
-
-
-class _Progress:
-    """`[ 12/100] site lyon season 0 seed 3: 4.1 s` lines, counting resumed runs as done."""
-
-    def __init__(self, out: TextIO | None, total: int, already: int) -> None:
-        self._out, self._total, self._count = out, total, already
-        self._width = len(str(total))
-        if out is not None and already:
-            print(f"resuming: {already} of {total} runs already done", file=out, flush=True)
-
-    def __call__(self, planned: PlannedRun, wall_s: float) -> None:
-        self._count += 1
-        if self._out is not None:
-            print(
-                f"[{self._count:>{self._width}}/{self._total}] site {planned.site} season "
-                f"{planned.season} seed {planned.seed}: {wall_s:.1f} s",
-                file=self._out,
-                flush=True,
-            )
 
 
 # ---------------------------------------------------------------------------- statistics
