@@ -1,5 +1,5 @@
 """Run every benchmark: `python -m bench [NAME ...] [--quick]` (names: link, planner, vision,
-design, analysis, season, research, web).
+design, analysis, season, research, campaign, web).
 
 `--quick` sets POTAGER_BENCH_QUICK=1: benchmarks that know it run a smaller set for
 fast iteration (the planner: N = 50 and 200 only).
@@ -12,6 +12,7 @@ import sys
 
 from bench import (
     bench_analysis,
+    bench_campaign,
     bench_design,
     bench_link,
     bench_planner,
@@ -29,6 +30,7 @@ BENCHMARKS = {
     "analysis": bench_analysis.main,
     "season": bench_season.main,
     "research": bench_research.main,
+    "campaign": bench_campaign.main,
     "web": bench_web.main,
 }
 

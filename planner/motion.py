@@ -10,7 +10,7 @@ Functions take numpy arrays so the planner can price many moves at once.
 
 from __future__ import annotations
 
-import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,20 +79,34 @@ def moves_time_s(
     return np.maximum(np.maximum(x_s, y_s), z_s)
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def move_time_s(
     profile: RobotProfile,
     start_mm: tuple[float, float, float],
     end_mm: tuple[float, float, float],
     speed_percent: float = 100.0,
 ) -> float:
-    """Seconds for one G00 from `start_mm` to `end_mm` (x, y, z).
+    """Seconds for one G00 from `start_mm` to `end_mm` (x, y, z): `moves_time_s` for a
+    single move, in plain floats, as the gantry prices every move it sends and one-row
+    arrays cost a hundred times the arithmetic."""
+    dx_mm, dy_mm, dz_mm = (end - start for start, end in zip(start_mm, end_mm, strict=True))
+    return max(
+        _one_axis_move_s(profile.motion(Axis.X), dx_mm, speed_percent),
+        _one_axis_move_s(profile.motion(Axis.Y), dy_mm, speed_percent),
+        _one_axis_move_s(profile.motion(Axis.Z, toward_home=dz_mm > 0), dz_mm, speed_percent),
+    )
 
-    Remembered: a robot goes back to the same points day after day, and pricing one move
-    with array code costs a hundred times a lookup (the gantry prices every move it sends).
-    """
-    delta = np.subtract(end_mm, start_mm, dtype=np.float64)
-    return float(moves_time_s(profile, delta, speed_percent)[0])
+
+def _one_axis_move_s(motion: AxisMotion, distance_mm: float, speed_percent: float) -> float:
+    """`axis_move_time_s` of one distance."""
+    steps = abs(distance_mm) * motion.steps_per_mm
+    v0, v1 = float(motion.min_speed_steps_s), motion.max_speed_steps_s * speed_percent / 100.0
+    if v1 <= v0 or motion.ramp_steps <= 0:
+        return steps / v1
+    ramp_len = min(steps / 2.0, float(motion.ramp_steps))
+    peak = v0 + (v1 - v0) * ramp_len / motion.ramp_steps
+    rise = peak - v0
+    ramp_s = ramp_len * math.log(peak / v0) / rise if rise > 1e-9 else ramp_len / v0
+    return 2.0 * ramp_s + (steps - 2.0 * ramp_len) / v1
 
 
 # ----------------------------------------------------------------- the planner's metric

@@ -203,14 +203,15 @@ class _Plants:
             setattr(self, column.name, joined)
 
     def keep(self, kept: Bools) -> None:
-        self.take(np.flatnonzero(kept))
+        if not kept.all():  # most weeder strikes and days remove nothing
+            self.take(np.flatnonzero(kept))
 
     def take(self, indices: Ints) -> None:
         """Keep the plants at `indices`, in that order."""
         for column in fields(self):
             values = getattr(self, column.name)
             if isinstance(values, list):
-                setattr(self, column.name, [values[i] for i in indices])
+                setattr(self, column.name, [values[i] for i in indices.tolist()])
             else:
                 setattr(self, column.name, values[indices])
 

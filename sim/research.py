@@ -66,10 +66,12 @@ YIELD_VARIABLE = "fresh_yield_g"
 YIELD_METHOD = "fresh weight of the plot's measured (non-guard) living plants at harvest"
 WEEDING = WeedingSettings()
 """The vision pipeline's settings: the ground-truth detector sees and spares as it does."""
-MOVE_REPORT_S = 5.0
-"""The simulated firmware reports its position every 5 s of a move, not every 0.25 s:
+MOVE_REPORT_S = 60.0
+"""The simulated firmware reports its position once a minute of a move, not every 0.25 s:
 nothing here reads those reports (the gantry waits for each move's end, which they do
-not change), and they were half of a season's time."""
+not change; the loopback's timeouts come from the motion model, not from heartbeats),
+and they were half of a season's time. Moves still report their start, their axis
+states and their end, as the firmware does."""
 
 
 class ResearchError(SimulatorError):

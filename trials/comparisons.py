@@ -12,6 +12,7 @@ level (1 - alpha)^(p - 1) for a range of p means; Dunnett uses the multivariate 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -229,8 +230,10 @@ def _infinite_df_cdf(x: NDArray[np.float64], k: NDArray[np.float64]) -> NDArray[
     return np.asarray(k * np.sum(_Z_WEIGHTS * inside ** (k[:, None] - 1), axis=1))
 
 
+@functools.lru_cache(maxsize=1024)
 def range_quantile(probability: float, k: int, df: float) -> float:
-    """The studentized-range quantile, by root finding on `range_cdf`."""
+    """The studentized-range quantile, by root finding on `range_cdf`; remembered, as a
+    campaign analyses the same design (same k and df) run after run."""
 
     def gap(q: float) -> float:
         return float(range_cdf(np.array([q]), np.array([k]), df)[0]) - probability

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from planner.motion import axis_move_time_s, axis_time_s, move_time_s
+from planner.motion import axis_move_time_s, axis_time_s, move_time_s, moves_time_s
 from potager.robots import Axis, get_profile
 
 GENESIS = get_profile("genesis")
@@ -79,3 +79,19 @@ def test_z_up_uses_the_toward_home_settings() -> None:
     up = move_time_s(faster_up, (0, 0, -200), (0, 0, 0))
     assert up < down
     assert faster_up.motion(Axis.Z, toward_home=True).max_speed_steps_s == 800
+
+
+@pytest.mark.parametrize("speed_percent", [100.0, 35.0, 3.0])
+def test_one_move_in_floats_prices_as_the_array_code(speed_percent: float) -> None:
+    rng = np.random.default_rng(11)
+    for profile in (GENESIS, EXPRESS):
+        starts = rng.uniform([0, 0, -400], [2900, 1400, 0], (200, 3))
+        ends = rng.uniform([0, 0, -400], [2900, 1400, 0], (200, 3))
+        ends[-1] = starts[-1]
+        batch = moves_time_s(profile, ends - starts, speed_percent)
+        one_by_one = [
+            move_time_s(profile, tuple(start), tuple(end), speed_percent)
+            for start, end in zip(starts, ends, strict=True)
+        ]
+        assert one_by_one == pytest.approx(batch, rel=1e-12, abs=1e-12)
+        assert one_by_one[-1] == 0.0  # back where it started: no move
