@@ -183,6 +183,13 @@ class _Motion:
         return [leg.steps_at(now_s - self.start_s) for leg in self.legs]
 
 
+@dataclass(frozen=True)
+class _GuardDeadline:
+    """The first pin guard to fire, if any, as last worked out."""
+
+    upcoming: tuple[float, Callable[[], None]] | None
+
+
 @dataclass
 class _Faults:
     """Faults armed by a test; they belong to the world, so they survive a reboot."""
@@ -207,6 +214,9 @@ class VirtualFarmduino:
     and calibration crawl at the homing speed without searching for anything, and every
     move, calibration included, is bounded by MOVEMENT_TIMEOUT.
     """
+
+    _guard_next: _GuardDeadline | None
+    """The first pin guard to fire, None until worked out again after a change."""
 
     def __init__(
         self,
@@ -301,6 +311,7 @@ class VirtualFarmduino:
         """What pin `pin` reads from now on (a sensor, a tool-verification contact)."""
         before = self._pin_level(pin)
         self._inputs[pin] = value
+        self._guard_next = None
         if self._pin_level(pin) != before:
             self._level_since_s[pin] = self._now_s
 
@@ -364,6 +375,7 @@ class VirtualFarmduino:
         stored = {key: value for key, value in self._eeprom.items() if key in VALID_PARAM_IDS}
         self._params = {**FIRMWARE_DEFAULTS, **(stored if use_eeprom else {})}
         self._guards: list[tuple[int, int, float]] | None = None
+        self._guard_next = None
         self._steps = [0, 0, 0]
         self._pins: dict[int, int] = {}
         self._pin_modes: dict[int, int] = {}
@@ -647,7 +659,7 @@ class VirtualFarmduino:
         self._eeprom[param] = value
         if param >= Param.PIN_GUARD_1_PIN:
             self._guards_loaded_s = self._now_s
-            self._guards = None
+            self._guards = self._guard_next = None
 
     def _write_pin_command(self, command: ReceivedCommand) -> int:
         pin = command.whole("P")
@@ -727,6 +739,7 @@ class VirtualFarmduino:
         if self._pins.get(pin, 0) != level:
             self._level_since_s[pin] = self._now_s
         self._pins[pin] = level
+        self._guard_next = None
 
     def _pin_level(self, pin: int) -> int:
         return self._inputs.get(pin, self._pins.get(pin, 0))
@@ -736,7 +749,14 @@ class VirtualFarmduino:
         return level if analog else int(level != 0)
 
     def _next_pin_guard(self) -> tuple[float, Callable[[], None]] | None:
-        """When the first guarded pin left active is forced back to its inactive state."""
+        """When the first guarded pin left active is forced back to its inactive state;
+        worked out again only after a pin, an input or a guard setting changes, as it is
+        asked before every event."""
+        if self._guard_next is None:
+            self._guard_next = _GuardDeadline(self._first_pin_guard())
+        return self._guard_next.upcoming
+
+    def _first_pin_guard(self) -> tuple[float, Callable[[], None]] | None:
         first: tuple[float, int, int] | None = None
         for pin, active, timeout_s in self._guard_settings():
             if self._read_pin(pin, analog=False) != active:
@@ -768,6 +788,7 @@ class VirtualFarmduino:
         self._write_pin(pin, inactive, analog=False)
         # An input holding the pin active must not make the guard fire again at once.
         self._level_since_s[pin] = self._now_s
+        self._guard_next = None
         self._emit(PinValue(pin=pin, value=self._read_pin(pin, analog=False), q=self._q))
 
     # ----------------------------------------------------------------------- motion
@@ -860,7 +881,10 @@ class VirtualFarmduino:
             for elapsed_s, state in leg.profile.state_changes():
                 if elapsed_s < min(outcome_s, leg.stuck_s):
                     report = AxisStateReport(axis=leg.axis, state=int(state), q=self._q)
-                    self._job.at(start_s + elapsed_s, functools.partial(self._emit, report))
+                    if elapsed_s == 0.0:  # as the motors start: no need to schedule it
+                        self._emit(report)
+                    else:
+                        self._job.at(start_s + elapsed_s, functools.partial(self._emit, report))
         self._job.at(start_s + self._report_interval_s, self._report_progress)
         self._job.at(start_s + outcome_s, outcome)
 

@@ -161,6 +161,25 @@ class WeedingOutcome:
         return self.crops_struck > 0
 
 
+Look = tuple[Species, int, float, int]
+Looks = NDArray[np.object_]
+
+
+def looks_of(looks: list[Look]) -> Looks:
+    """`looks` as a one-dimensional array of tuples (numpy would unpack them into a table)."""
+    array = np.empty(len(looks), dtype=object)
+    for index, look in enumerate(looks):
+        array[index] = look
+    return array
+
+
+def inside(discs_mm: Floats, area_mm: tuple[float, float, float, float]) -> Bools:
+    """Which discs (rows of x, y, radius) have their centre in the area (x0, y0, x1, y1)."""
+    x_min, y_min, x_max, y_max = area_mm
+    x_mm, y_mm = discs_mm[:, 0], discs_mm[:, 1]
+    return np.asarray((x_min <= x_mm) & (x_mm <= x_max) & (y_min <= y_mm) & (y_mm <= y_max))
+
+
 def _no_floats() -> Floats:
     return np.zeros(0)
 
@@ -186,8 +205,9 @@ class _Plants:
     progress_cdays: Floats = field(default_factory=_no_floats)
     cell: Ints = field(default_factory=_no_cells)
     """The soil cell each plant stands in."""
-    looks: list[tuple[Species, int, float, int]] = field(default_factory=list)
-    """(species, leaves when grown, rotation_deg, seed) per plant."""
+    looks: Looks = field(default_factory=lambda: looks_of([]))
+    """(species, leaves when grown, rotation_deg, seed) per plant: an array of tuples, so
+    that weeding one plant out of thousands copies no Python list."""
 
     @property
     def radius_mm(self) -> Floats:
@@ -376,7 +396,7 @@ class GrowingBed:
                 rate_per_cday=_one(params.radius_rate_per_cday * rate_vigour),
                 progress_cdays=_one(0.0),
                 cell=self.grid.cell_of(_one(x_mm), _one(y_mm)),
-                looks=[look],
+                looks=looks_of([look]),
                 start_biomass_g=_one(SEEDLING_BIOMASS_G),
                 max_biomass_g=_one(params.max_biomass_g * vigour[2]),
                 biomass_rate_per_cday=_one(params.biomass_rate_per_cday * rate_vigour),
@@ -465,6 +485,19 @@ class GrowingBed:
             self._emerge_weeds(weather)
 
     # --- views -----------------------------------------------------------------------
+
+    def weed_discs(self) -> Floats:
+        """Each standing weed's (x, y, canopy radius) in mm, a row a weed, in the garden's
+        order: what a detector needs, without drawing thousands of plants."""
+        weeds = self._weeds
+        return np.column_stack([weeds.x_mm, weeds.y_mm, weeds.radius_mm]).reshape(-1, 3)
+
+    def crop_discs(self) -> Floats:
+        """Each living, emerged crop's (x, y, canopy radius) in mm, in sowing order."""
+        crops, growing = self._crops, self._crops.growing
+        return np.column_stack(
+            [crops.x_mm[growing], crops.y_mm[growing], crops.radius_mm[growing]]
+        ).reshape(-1, 3)
 
     def garden(self) -> Garden:
         """The bed now, to render: living, emerged crops (in sowing order), then weeds."""
@@ -666,10 +699,12 @@ def _new_weeds(rng: np.random.Generator, x_mm: Floats, y_mm: Floats, cells: Ints
         rate_per_cday=WEED_RATE_PER_CDAY * vigour[0],
         progress_cdays=np.zeros(count),
         cell=cells,
-        looks=[
-            (s, n, float(r), int(seed))
-            for s, n, r, seed in zip(species, grown_leaves, rotations, seeds, strict=True)
-        ],
+        looks=looks_of(
+            [
+                (s, n, float(r), int(seed))
+                for s, n, r, seed in zip(species, grown_leaves, rotations, seeds, strict=True)
+            ]
+        ),
     )
 
 

@@ -34,6 +34,7 @@ from typing import Annotated, Literal, Self
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy.spatial import cKDTree
 from sqlalchemy.orm import Session, sessionmaker
 
 from controller.action_journal import ActionJournal, RunOutcome
@@ -47,8 +48,7 @@ from potager.db import make_engine, session_factory, upgrade_database
 from potager.robots import AXES, get_profile
 from sim import SimulatorError
 from sim.crops import CROPS, CropError, crop
-from sim.garden import Kind, Plant
-from sim.growth import GrowingBed
+from sim.growth import GrowingBed, inside
 from sim.season import ROBOT_ID, SimulatedBed, TrialOnBed, check_control, simulated_gantry
 from sim.season_report import Analysis, analyse, robot_work
 from sim.soil import SoilParams
@@ -269,44 +269,49 @@ class TrueWeeds:
 
     def __call__(self) -> WeedSurvey:
         self.bed.advance_to(self.clock.now_s())
-        x_min, y_min, x_max, y_max = self.area_mm
-        plants = self.bed.garden().plants
-        crops_mm = np.array(
-            [(p.x_mm, p.y_mm, p.radius_mm) for p in plants if p.kind is Kind.CROP]
-        ).reshape(-1, 3)
-        visible = [
-            plant
-            for plant in plants
-            if plant.kind is Kind.WEED
-            and x_min <= plant.x_mm <= x_max
-            and y_min <= plant.y_mm <= y_max
-            and camera_sees(plant, crops_mm)
-        ]
-        seen = [
-            w
-            for w, draw in zip(visible, self._rng.random(len(visible)), strict=True)
-            if draw >= self.miss_rate
-        ]
+        weeds = self.bed.weed_discs()
+        visible = np.flatnonzero(inside(weeds, self.area_mm))
+        visible = visible[camera_sees(weeds[visible], self.bed.crop_discs())]
+        seen = weeds[visible[self._rng.random(len(visible)) >= self.miss_rate]]
         strikes, reviews = [], []
-        for weed in seen:
-            nearest_mm = float(
-                np.hypot(*(self.sown_mm - (weed.x_mm, weed.y_mm)).T).min(initial=np.inf)
-            )
-            if nearest_mm < WEEDING.crop_spread_mm:
-                reviews.append(Review(weed.x_mm, weed.y_mm, f"{nearest_mm:.0f} mm from a crop"))
+        for (x, y, radius), nearest in zip(
+            seen.tolist(), _nearest_mm(seen, self.sown_mm).tolist(), strict=True
+        ):
+            if nearest < WEEDING.crop_spread_mm:
+                reviews.append(Review(x, y, f"{nearest:.0f} mm from a crop"))
             else:
-                strikes.append(Strike(weed.x_mm, weed.y_mm, min(weed.radius_mm, WEEDING.reach_mm)))
+                strikes.append(Strike(x, y, min(radius, WEEDING.reach_mm)))
         return WeedSurvey(tuple(strikes), tuple(reviews), len(seen))
 
 
-def camera_sees(weed: Plant, crops_mm: NDArray[np.float64]) -> bool:
-    """Whether the camera would find this weed: big enough for the vision not to drop it
-    as noise, and not wholly under a crop's leaves (the camera draws bigger plants over
-    smaller ones). `crops_mm` holds the living crops' (x, y, radius)."""
-    if math.pi * weed.radius_mm**2 < WEEDING.min_weed_mm2:
-        return False
-    distance_mm = np.hypot(crops_mm[:, 0] - weed.x_mm, crops_mm[:, 1] - weed.y_mm)
-    return not bool(np.any(distance_mm + weed.radius_mm <= crops_mm[:, 2]))
+_CHUNK_CELLS = 1 << 20
+"""Weed x crop distances worked out at most this many at a time (8 MB)."""
+
+
+def camera_sees(weeds_mm: NDArray[np.float64], crops_mm: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Which weeds (rows of x, y, radius) the camera would find: big enough for the vision
+    not to drop them as noise, and not wholly under a crop's leaves (the camera draws
+    bigger plants over smaller ones). `crops_mm` holds the living crops' (x, y, radius)."""
+    seen = math.pi * weeds_mm[:, 2] ** 2 >= WEEDING.min_weed_mm2
+    rows = max(_CHUNK_CELLS // max(len(crops_mm), 1), 1)
+    for start in range(0, len(weeds_mm), rows):
+        chunk = weeds_mm[start : start + rows]
+        distance_mm = np.hypot(
+            chunk[:, None, 0] - crops_mm[None, :, 0], chunk[:, None, 1] - crops_mm[None, :, 1]
+        )
+        covered = distance_mm + chunk[:, None, 2] <= crops_mm[None, :, 2]
+        seen[start : start + rows] &= ~covered.any(axis=1)
+    return seen
+
+
+def _nearest_mm(
+    weeds_mm: NDArray[np.float64], points_mm: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Distance from each weed to the nearest of `points_mm` (inf when there are none)."""
+    if len(points_mm) == 0:
+        return np.full(len(weeds_mm), np.inf)
+    distance_mm, _ = cKDTree(points_mm).query(weeds_mm[:, :2])
+    return np.asarray(distance_mm, np.float64)
 
 
 class _Run:

@@ -35,8 +35,7 @@ from potager.clock import Clock, FastForwardClock, VirtualClock
 from potager.db import make_engine, session_factory, upgrade_database
 from potager.robots import AXES, PROFILES, Coordinate, RobotProfile, get_profile
 from sim.firmware import MOVE_REPORT_S
-from sim.garden import Kind
-from sim.growth import GrowingBed
+from sim.growth import GrowingBed, inside
 from sim.season_report import (
     Analysis,
     RobotWork,
@@ -296,13 +295,7 @@ class SimulatedBed:
 
     def weeds_in(self, area_mm: tuple[float, float, float, float]) -> int:
         """Weeds standing in the area now (the robot only tends the trial's plots)."""
-        x_min, y_min, x_max, y_max = area_mm
-        return sum(
-            plant.kind is Kind.WEED
-            and x_min <= plant.x_mm <= x_max
-            and y_min <= plant.y_mm <= y_max
-            for plant in self.bed.garden().plants
-        )
+        return int(inside(self.bed.weed_discs(), area_mm).sum())
 
     def capture(self, camera: CameraModel) -> Capture:
         def take(position: Coordinate) -> Photo:

@@ -104,6 +104,14 @@ class StepProfile:
 
     def state_changes(self) -> list[tuple[float, AxisState]]:
         """(seconds after the start, new state) each time the axis's R05 state changes."""
+        return list(self._changes)
+
+    @functools.cached_property
+    def _changes(self) -> tuple[tuple[float, AxisState], ...]:
+        """Worked out once: a profile is shared by every move of its steps and speeds."""
+        return tuple(self._work_out_changes())
+
+    def _work_out_changes(self) -> list[tuple[float, AxisState]]:
         if self.steps == 0:
             return []
         if not self._ramp_steps:

@@ -16,9 +16,10 @@ from pydantic import ValidationError
 from controller.jobs import Action
 from potager.clock import VirtualClock
 from potager.db import make_engine, session_factory, upgrade_database
-from sim.garden import Kind, Plant, Species
+from sim.garden import Kind
 from sim.growth import GrowingBed
 from sim.research import (
+    WEEDING,
     FixedWatering,
     JobBatchedJournal,
     ResearchError,
@@ -144,14 +145,22 @@ def test_true_weeds_sees_the_weeds_in_the_area_spares_those_by_crops_and_misses_
 
 
 def test_the_camera_misses_tiny_weeds_and_weeds_under_leaves() -> None:
-    def weed(x_mm: float, radius_mm: float) -> Plant:
-        return Plant(Kind.WEED, Species.GRASS, x_mm, 0.0, radius_mm, 3, 0.0, 1)
-
     lettuce_mm = np.array([[0.0, 0.0, 100.0]])
-    assert camera_sees(weed(300.0, 5.0), lettuce_mm)
-    assert not camera_sees(weed(300.0, 1.0), lettuce_mm)  # 3 mm2: noise to the vision
-    assert not camera_sees(weed(50.0, 5.0), lettuce_mm)
-    assert camera_sees(weed(98.0, 5.0), lettuce_mm)  # sticks out of the leaves
+    weeds_mm = np.array([[300.0, 0.0, 5.0], [300.0, 0.0, 1.0], [50.0, 0.0, 5.0], [98.0, 0.0, 5.0]])
+    # seen; 3 mm2 is noise to the vision; under the leaves; sticks out of them
+    assert camera_sees(weeds_mm, lettuce_mm).tolist() == [True, False, False, True]
+    assert camera_sees(weeds_mm, np.zeros((0, 3))).tolist() == [True, False, True, True]
+
+
+def test_the_camera_judges_big_weed_counts_in_chunks_as_in_one_go() -> None:
+    rng = np.random.default_rng(3)
+    weeds_mm = np.column_stack([rng.uniform(0, 3000, (5000, 2)), rng.uniform(0.5, 40, 5000)])
+    crops_mm = np.column_stack([rng.uniform(0, 3000, (400, 2)), rng.uniform(20, 150, 400)])
+    distance_mm = np.hypot(*(weeds_mm[:, None, :2] - crops_mm[None, :, :2]).transpose(2, 0, 1))
+    covered = (distance_mm + weeds_mm[:, 2:3] <= crops_mm[None, :, 2]).any(axis=1)
+    big_enough = np.pi * weeds_mm[:, 2] ** 2 >= WEEDING.min_weed_mm2
+    assert covered.any() and (~covered).any()
+    assert (camera_sees(weeds_mm, crops_mm) == (big_enough & ~covered)).all()
 
 
 def test_the_batched_journal_writes_a_job_when_it_ends(tmp_path: Path) -> None:
