@@ -154,13 +154,21 @@ def _all_pairs(
     first, second = np.triu_indices(len(levels), k=1)
     difference = means[first] - means[second]
     pair_sed = sed[first, second]
-    t_value = difference / pair_sed
+    t_value = _t_values(difference, pair_sed)
     p = _pair_p_values(np.abs(t_value), _range_spans(means, first, second), df_error, method)
     p = np.minimum(p, 1.0)
     return [
         PairRow(levels[i], levels[j], float(d), float(s), float(t), float(pv), bool(pv < alpha))
         for i, j, d, s, t, pv in zip(first, second, difference, pair_sed, t_value, p, strict=True)
     ]
+
+
+def _t_values(difference: NDArray[np.float64], sed: NDArray[np.float64]) -> NDArray[np.float64]:
+    """difference / SED; with no residual variation (SED 0, e.g. a simulated trial whose
+    plots all yielded nothing) equal means give t = 0 (p = 1), different ones t = +-inf."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = difference / sed
+    return np.where(sed > 0, ratio, np.where(difference == 0, 0.0, np.copysign(np.inf, difference)))
 
 
 def _range_spans(

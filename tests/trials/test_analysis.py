@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -22,6 +25,7 @@ from trials.analysis import (
     mixed_model,
     site_estimates,
 )
+from trials.comparisons import compare_means, sed_from_counts
 
 
 def balanced(rng: np.random.Generator, **levels: int) -> tuple[Observations, dict[str, np.ndarray]]:
@@ -320,3 +324,15 @@ def test_analysis_refuses_designs_it_cannot_estimate() -> None:
         compare(result, "treatment", "dunnett")
     with pytest.raises(TrialError, match="no treatment factor"):
         compare(result, "variety")
+
+
+@pytest.mark.parametrize("method", ["tukey", "lsd", "snk", "holm"])
+def test_means_with_no_residual_variation_compare_without_warnings(method: str) -> None:
+    sed = sed_from_counts(0.0, [3, 3, 3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        comparison = compare_means(["a", "b", "c"], [0.0, 0.0, 5.0], sed, 4, method)
+    by_pair = {(pair.level_a, pair.level_b): pair for pair in comparison.pairs}
+    assert by_pair[("a", "b")].statistic == 0.0 and by_pair[("a", "b")].p == pytest.approx(1.0)
+    assert math.isinf(by_pair[("a", "c")].statistic) and by_pair[("a", "c")].p == 0.0
+    assert by_pair[("a", "c")].significant and not by_pair[("a", "b")].significant
