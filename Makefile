@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
 
-.PHONY: demo test lint bench install browser
+.PHONY: demo test lint bench install browser broker
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint browser
+test: lint browser broker
 	$(BIN)/python -m pytest -q
 
 bench: install
@@ -38,3 +38,9 @@ bench: install
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+# The network tests start Mosquitto brokers of their own (Debian's package; machines of
+# this kind have it, a bare one gets it here).
+broker:
+	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null)

@@ -11,11 +11,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+import agent.outbox  # noqa: F401  (registers the robot's outbox)
 import controller.action_journal  # (registers the action journal tables)
 import controller.scheduler  # noqa: F401  (registers the schedule tables)
 import trials.store  # noqa: F401  (registers the trial tables)
 import web.accounts  # (registers the web accounts tables)
-import web.classroom  # noqa: F401  (registers the class and saved sequence tables)
+import web.classroom
+import web.inbox  # noqa: F401  (registers the server's inbox)
 from potager.db import Base, alembic_config, make_engine, upgrade_database
 
 

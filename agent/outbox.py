@@ -1,0 +1,106 @@
+"""The robot's outbox: every fact to send, kept in the robot's own database until the
+broker has acknowledged it.
+
+Recording commits the envelope before anything is sent, so a network that is down for a
+week, a broker restart or a power cut loses nothing: the forwarder sends what is not yet
+acknowledged, oldest first, whenever it can. `seq` is the row's id, so it grows in the
+order things were recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Integer, String, func, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from agent.messages import Envelope, Kind, topic_of
+from potager.db import Base, UTCDateTime, run_in_transaction
+
+_NAME = 64
+_KIND = 16
+
+
+class OutboxRecord(Base):
+    __tablename__ = "outbox"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(String(_NAME))
+    robot_id: Mapped[str] = mapped_column(String(_NAME), index=True)
+    kind: Mapped[str] = mapped_column(String(_KIND))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Outbox:
+    """One robot's outbox (`site`, `robot_id` as the broker knows them)."""
+
+    def __init__(self, sessions: sessionmaker[Session], site: str, robot_id: str) -> None:
+        topic_of(site, robot_id, "state")  # checks both names
+        self._sessions, self.site, self.robot_id = sessions, site, robot_id
+
+    def put(self, kind: Kind, body: dict[str, Any], recorded_at: datetime) -> Envelope:
+        """Record a fact to send; committed before this returns."""
+
+        def work(session: Session) -> Envelope:
+            row = OutboxRecord(
+                site=self.site,
+                robot_id=self.robot_id,
+                kind=kind,
+                body=body,
+                recorded_at=recorded_at,
+            )
+            session.add(row)
+            session.flush()
+            return _envelope(row)
+
+        return run_in_transaction(self._sessions, work)
+
+    def pending(self, limit: int = 1000) -> list[Envelope]:
+        """The oldest envelopes the broker has not acknowledged, in recording order."""
+
+        def work(session: Session) -> list[Envelope]:
+            rows = session.scalars(
+                select(OutboxRecord)
+                .where(OutboxRecord.robot_id == self.robot_id, OutboxRecord.delivered_at.is_(None))
+                .order_by(OutboxRecord.seq)
+                .limit(limit)
+            )
+            return [_envelope(row) for row in rows]
+
+        return run_in_transaction(self._sessions, work, read_only=True)
+
+    def delivered(self, seq: int, at: datetime) -> None:
+        """The broker acknowledged envelope `seq`."""
+
+        def work(session: Session) -> None:
+            session.execute(
+                update(OutboxRecord)
+                .where(OutboxRecord.seq == seq, OutboxRecord.robot_id == self.robot_id)
+                .values(delivered_at=at)
+            )
+
+        run_in_transaction(self._sessions, work)
+
+    def waiting(self) -> int:
+        """How many envelopes wait for the broker."""
+
+        def work(session: Session) -> int:
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(OutboxRecord)
+                    .where(
+                        OutboxRecord.robot_id == self.robot_id, OutboxRecord.delivered_at.is_(None)
+                    )
+                )
+                or 0
+            )
+
+        return run_in_transaction(self._sessions, work, read_only=True)
+
+
+def _envelope(row: OutboxRecord) -> Envelope:
+    return Envelope.model_validate(row, from_attributes=True)
