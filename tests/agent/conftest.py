@@ -13,11 +13,12 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from agent.broker_access import Account, RobotAccount, acl_file, password_file
 from agent.forwarder import BrokerSettings
 
 
@@ -26,19 +27,33 @@ class Broker:
         self.binary, self.folder = binary, folder
         self.port = _free_port()
         self.config = folder / "mosquitto.conf"
+        self._write_config("allow_anonymous true\n")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def secure(self, robots: Sequence[RobotAccount], server: Account) -> None:
+        """From the next start on: accounts and access rules only, no anonymous client."""
+        (self.folder / "passwords").write_text(password_file(robots, server), encoding="utf-8")
+        (self.folder / "acl").write_text(acl_file(robots, server), encoding="utf-8")
+        self._write_config(
+            "allow_anonymous false\n"
+            # a client's id is its account: nobody can take over a robot's session
+            "use_username_as_clientid true\n"
+            f"password_file {self.folder / 'passwords'}\n"
+            f"acl_file {self.folder / 'acl'}\n"
+        )
+
+    def _write_config(self, access: str) -> None:
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\n"
             # run as us, not as the `mosquitto` user it drops to when started as root, which
             # could not write its persistence into our folder (and restarts would lose it)
             f"user {getpass.getuser()}\n"
-            "allow_anonymous true\n"
             "persistence true\n"
-            f"persistence_location {folder}/\n"
+            f"persistence_location {self.folder}/\n"
             "max_queued_messages 100000\n"
-            f"log_dest file {folder}/mosquitto.log\n",
+            f"log_dest file {self.folder}/mosquitto.log\n" + access,
             encoding="utf-8",
         )
-        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def settings(self) -> BrokerSettings:
