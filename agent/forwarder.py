@@ -21,6 +21,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.commands import CommandDesk
 from agent.outbox import Outbox
 
 ACK_TIMEOUT_S = 5.0
@@ -47,20 +48,24 @@ class Forwarder:
         outbox: Outbox,
         broker: BrokerSettings,
         *,
+        commands: CommandDesk | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.outbox, self.broker, self._now = outbox, broker, now
+        self.commands = commands
         self._connected = threading.Event()
+        # A persistent session: commands sent while the robot is offline wait for it.
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=f"potager-agent-{outbox.site}-{outbox.robot_id}",
-            clean_session=True,
+            clean_session=False,
         )
         if broker.username is not None:
             self._client.username_pw_set(broker.username, broker.password)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
 
     def start(self) -> Forwarder:
         """Connect in the background (and keep reconnecting); returns at once."""
@@ -119,8 +124,11 @@ class Forwarder:
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        if not reason.is_failure:
-            self._connected.set()
+        if reason.is_failure:
+            return
+        if self.commands is not None:
+            client.subscribe(self.commands.topic, qos=1)
+        self._connected.set()
 
     def _on_disconnect(
         self,
@@ -131,3 +139,7 @@ class Forwarder:
         properties: Properties | None,
     ) -> None:
         self._connected.clear()
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        if self.commands is not None and message.topic == self.commands.topic:
+            self.commands.receive(bytes(message.payload))

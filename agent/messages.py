@@ -15,8 +15,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from agent import AgentError
 
-Kind = Literal["state", "journal", "observation", "photo"]
-KINDS: tuple[Kind, ...] = ("state", "journal", "observation", "photo")
+Kind = Literal["state", "journal", "observation", "photo", "ack"]
+KINDS: tuple[Kind, ...] = ("state", "journal", "observation", "photo", "ack")
+"""`ack`: the robot's answer to one of the server's commands (`agent.commands`)."""
 TOPIC_ROOT = "potager"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _NAME = re.compile(NAME_PATTERN)

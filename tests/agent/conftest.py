@@ -20,6 +20,12 @@ import pytest
 
 from agent.broker_access import Account, RobotAccount, acl_file, password_file
 from agent.forwarder import BrokerSettings
+from potager.db import make_engine, session_factory, upgrade_database
+from web.inbox import Inbox
+from web.ingest import Ingestor
+
+BROKER_WAIT_S = 40.0
+"""A client's reconnect back-off can reach several seconds."""
 
 
 class Broker:
@@ -100,3 +106,17 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def inbox(database_url: str) -> Inbox:
+    upgrade_database(database_url)
+    return Inbox(session_factory(make_engine(database_url)))
+
+
+@pytest.fixture
+def ingestor(inbox: Inbox, broker: Broker) -> Iterator[Ingestor]:
+    broker.start()
+    with Ingestor(inbox, broker.settings, client_id=f"server-{broker.port}") as running:
+        assert running.wait_subscribed(BROKER_WAIT_S)
+        yield running

@@ -5,24 +5,23 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.forwarder import Forwarder
 from agent.messages import Envelope
 from agent.outbox import Outbox
 from potager.db import make_engine, session_factory, upgrade_database
-from tests.agent.conftest import Broker
+from tests.agent.conftest import BROKER_WAIT_S, Broker
 from web.inbox import Inbox
 from web.ingest import Ingestor
 
 START = datetime(2026, 5, 4, 6, 0, tzinfo=UTC)
-WAIT_S = 40.0  # a client's reconnect back-off can reach several seconds
+WAIT_S = BROKER_WAIT_S
 
 
 def robot_outbox(folder: Path, site: str, robot_id: str) -> Outbox:
@@ -30,20 +29,6 @@ def robot_outbox(folder: Path, site: str, robot_id: str) -> Outbox:
     url = f"sqlite:///{folder / f'{robot_id}.sqlite3'}"
     upgrade_database(url)
     return Outbox(session_factory(make_engine(url)), site, robot_id)
-
-
-@pytest.fixture
-def inbox(database_url: str) -> Inbox:
-    upgrade_database(database_url)
-    return Inbox(session_factory(make_engine(database_url)))
-
-
-@pytest.fixture
-def ingestor(inbox: Inbox, broker: Broker) -> Iterator[Ingestor]:
-    broker.start()
-    with Ingestor(inbox, broker.settings, client_id=f"server-{broker.port}") as running:
-        assert running.wait_subscribed(WAIT_S)
-        yield running
 
 
 def eventually(condition: Callable[[], bool], timeout_s: float = WAIT_S) -> bool:

@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+import agent.commands
 import agent.outbox  # noqa: F401  (registers the robot's outbox)
 import controller.action_journal  # (registers the action journal tables)
 import controller.scheduler  # noqa: F401  (registers the schedule tables)

@@ -1,4 +1,4 @@
-"""The network of sites: the robot's outbox and the server's inbox of envelopes.
+"""The network of sites: the robot's outbox and command log, the server's inbox.
 
 Revision ID: 0006_network
 Revises: 0005_classroom
@@ -41,9 +41,19 @@ def upgrade() -> None:
         sa.UniqueConstraint("robot_id", "seq", name=op.f("uq_inbox_robot_id_seq")),
     )
     op.create_index(op.f("ix_inbox_site"), "inbox", ["site"], unique=False)
+    op.create_table(
+        "agent_commands",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("outcome", sa.String(length=16), nullable=True),
+        sa.Column("detail", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_agent_commands")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("agent_commands")
     op.drop_index(op.f("ix_inbox_site"), table_name="inbox")
     op.drop_table("inbox")
     op.drop_index(op.f("ix_outbox_robot_id"), table_name="outbox")
