@@ -10,6 +10,7 @@ returns early while the broker is out of reach, and the caller tries again later
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.commands import CommandDesk
 from agent.outbox import Outbox
+
+log = logging.getLogger(__name__)
 
 ACK_TIMEOUT_S = 5.0
 """How long one publish may wait for the broker's acknowledgement before the round ends."""
@@ -54,6 +57,8 @@ class Forwarder:
         self.outbox, self.broker, self._now = outbox, broker, now
         self.commands = commands
         self._connected = threading.Event()
+        self._ready = threading.Event()
+        """Connected, and listening for commands if it takes them."""
         # A persistent session: commands sent while the robot is offline wait for it.
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -66,6 +71,7 @@ class Forwarder:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
 
     def start(self) -> Forwarder:
         """Connect in the background (and keep reconnecting); returns at once."""
@@ -88,7 +94,8 @@ class Forwarder:
         return self._connected.is_set()
 
     def wait_connected(self, timeout_s: float) -> bool:
-        return self._connected.wait(timeout_s)
+        """Until connected and, with a command desk, subscribed to the robot's commands."""
+        return self._ready.wait(timeout_s)
 
     def deliver_pending(self, batch: int = 1000) -> int:
         """Send what the outbox holds, in order, until it is empty or the link fails;
@@ -126,9 +133,24 @@ class Forwarder:
     ) -> None:
         if reason.is_failure:
             return
-        if self.commands is not None:
-            client.subscribe(self.commands.topic, qos=1)
         self._connected.set()
+        if self.commands is None:
+            self._ready.set()
+        else:  # ready once the broker has the subscription (SUBACK), not before
+            client.subscribe(self.commands.topic, qos=1)
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        if all(not reason.is_failure for reason in reasons):
+            self._ready.set()
+        else:
+            log.error("the broker refused this robot's command subscription: %s", reasons)
 
     def _on_disconnect(
         self,
@@ -139,6 +161,7 @@ class Forwarder:
         properties: Properties | None,
     ) -> None:
         self._connected.clear()
+        self._ready.clear()
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         if self.commands is not None and message.topic == self.commands.topic:

@@ -53,6 +53,7 @@ class Ingestor:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
 
     def start(self) -> Ingestor:
         self._client.connect_async(self.broker.host, self.broker.port, self.broker.keepalive_s)
@@ -83,8 +84,20 @@ class Ingestor:
         if reason.is_failure:
             log.error("broker refused the server's connection: %s", reason)
             return
-        client.subscribe(SUBSCRIPTION, qos=1)
-        self._subscribed.set()
+        client.subscribe(SUBSCRIPTION, qos=1)  # subscribed once the broker says so (SUBACK)
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        if all(not reason.is_failure for reason in reasons):
+            self._subscribed.set()
+        else:
+            log.error("broker refused the server's subscription: %s", reasons)
 
     def _on_disconnect(
         self,
