@@ -7,18 +7,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from agent import AgentError
+from agent.broker_client import BrokerClient, BrokerSettings
 from agent.commands import Command, CommandKind, command_topic
-from agent.forwarder import BrokerSettings
 from web.inbox import Inbox
 
 PUBLISH_TIMEOUT_S = 5.0
 
 
-class RemoteCommands:
+class RemoteCommands(BrokerClient):
     """Publishes commands (QoS 1) while `start`ed; answers arrive as `ack` envelopes."""
 
     def __init__(
@@ -29,26 +26,8 @@ class RemoteCommands:
         client_id: str = "potager-server-commands",
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        super().__init__(broker, client_id)
         self.inbox, self._now = inbox, now
-        self._broker = broker
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-        if broker.username is not None:
-            self._client.username_pw_set(broker.username, broker.password)
-
-    def start(self) -> RemoteCommands:
-        self._client.connect(self._broker.host, self._broker.port, self._broker.keepalive_s)
-        self._client.loop_start()
-        return self
-
-    def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
-
-    def __enter__(self) -> RemoteCommands:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def send(
         self, site: str, robot_id: str, kind: CommandKind, args: dict[str, Any] | None = None
@@ -60,7 +39,11 @@ class RemoteCommands:
 
     def resend(self, site: str, robot_id: str, command: Command) -> None:
         """The same command again (same id): the robot runs it once and answers again."""
-        info = self._client.publish(
+        if not self.wait_ready(PUBLISH_TIMEOUT_S):
+            raise AgentError(
+                f"no connection to the broker to send the {command.kind} to {robot_id}"
+            )
+        info = self.client.publish(
             command_topic(site, robot_id), command.model_dump_json().encode(), qos=1
         )
         info.wait_for_publish(PUBLISH_TIMEOUT_S)

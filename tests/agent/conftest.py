@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from agent.broker_access import Account, RobotAccount, acl_file, password_file
-from agent.forwarder import BrokerSettings
+from agent.broker_client import BrokerSettings
 from potager.db import make_engine, session_factory, upgrade_database
 from web.inbox import Inbox
 from web.ingest import Ingestor
@@ -118,5 +118,5 @@ def inbox(database_url: str) -> Inbox:
 def ingestor(inbox: Inbox, broker: Broker) -> Iterator[Ingestor]:
     broker.start()
     with Ingestor(inbox, broker.settings, client_id=f"server-{broker.port}") as running:
-        assert running.wait_subscribed(BROKER_WAIT_S)
+        assert running.wait_ready(BROKER_WAIT_S)
         yield running

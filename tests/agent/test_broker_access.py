@@ -12,7 +12,8 @@ import pytest
 
 from agent import AgentError
 from agent.broker_access import Account, RobotAccount, acl_file, password_line
-from agent.forwarder import BrokerSettings, Forwarder
+from agent.broker_client import BrokerSettings
+from agent.forwarder import Forwarder
 from agent.messages import Envelope
 from potager.db import make_engine, session_factory, upgrade_database
 from tests.agent.conftest import Broker
@@ -73,13 +74,13 @@ def test_only_signed_in_robots_publish_and_only_as_themselves(
             robot_outbox(tmp_path, "lille", "bot-2"), signed_in(broker, LILLE, "wrong")
         ) as shut,
     ):
-        assert ingestor.wait_subscribed(WAIT_S)
-        assert good.wait_connected(WAIT_S) and forged.wait_connected(WAIT_S)
+        assert ingestor.wait_ready(WAIT_S)
+        assert good.wait_ready(WAIT_S) and forged.wait_ready(WAIT_S)
         assert good.deliver_pending() == 1
         assert forged.deliver_pending() == 2  # the broker takes them and drops them
         assert eventually(lambda: len(inbox.received("bot-1")) == 1)
         time.sleep(1.0)  # what the broker would have passed on has arrived by now
-        assert not shut.connected
+        assert not shut.connected.is_set()
     assert [envelope.body for envelope in inbox.received("bot-1")] == [{"step": 1}]
     assert ingestor.refused == []  # the forgery never reached the server
     assert inbox.received("bot-2") == []

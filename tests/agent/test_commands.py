@@ -37,7 +37,7 @@ def robot(
     desk = CommandDesk(outbox, sessions, handlers, now).start()
     forwarder = Forwarder(outbox, broker.settings, commands=desk).start()
     try:
-        assert forwarder.wait_connected(WAIT_S)
+        assert forwarder.wait_ready(WAIT_S)
         yield forwarder
     finally:
         forwarder.stop()

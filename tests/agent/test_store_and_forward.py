@@ -63,7 +63,7 @@ def test_a_week_offline_is_delivered_once_and_in_order_on_reconnect(
         assert outbox.waiting() == len(week) == 7 * 24 + 7 * 12
         broker.start()
         with Ingestor(inbox, broker.settings, client_id="server") as ingestor:
-            assert ingestor.wait_subscribed(WAIT_S) and forwarder.wait_connected(WAIT_S)
+            assert ingestor.wait_ready(WAIT_S) and forwarder.wait_ready(WAIT_S)
             assert forwarder.deliver_pending() == len(week)
             assert eventually(lambda: len(inbox.received("bot-1")) == len(week))
     assert inbox.received("bot-1") == week
@@ -80,7 +80,7 @@ def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
         for i in range(400)
     ]
     with Forwarder(outbox, broker.settings) as forwarder:
-        assert forwarder.wait_connected(WAIT_S)
+        assert forwarder.wait_ready(WAIT_S)
         done = threading.Event()
 
         def keep_delivering() -> None:
@@ -114,7 +114,7 @@ def test_two_robots_at_two_sites_publishing_at_once_each_arrive_whole(
     }
     forwarders = [Forwarder(outbox, broker.settings).start() for outbox in robots.values()]
     try:
-        assert all(forwarder.wait_connected(WAIT_S) for forwarder in forwarders)
+        assert all(forwarder.wait_ready(WAIT_S) for forwarder in forwarders)
         senders = [threading.Thread(target=forwarder.deliver_pending) for forwarder in forwarders]
         for sender in senders:
             sender.start()
