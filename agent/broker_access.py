@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from agent import AgentError
-from agent.messages import NAME_PATTERN, TOPIC_ROOT, topic_of
+from agent.messages import NAME_PATTERN, TOPIC_ROOT, robot_topics
 
 PBKDF2_ITERATIONS = 20_000
 """Mosquitto's own tool uses 101; the broker reads the count from each line."""
@@ -60,7 +60,7 @@ def acl_file(robots: Sequence[RobotAccount], server: Account) -> str:
     _check_unique([*robots, server])
     lines = []
     for robot in robots:
-        own = topic_of(robot.site, robot.username, "state").rsplit("/", 1)[0]
+        own = robot_topics(robot.site, robot.username)
         lines += [
             f"user {robot.username}",
             f"topic write {own}/+",

@@ -23,7 +23,7 @@ from sqlalchemy import String, Text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from agent.messages import topic_of
+from agent.messages import robot_topics
 from agent.outbox import Outbox
 from potager.db import Base, UTCDateTime, run_in_transaction
 from potager.errors import PotagerError
@@ -47,7 +47,7 @@ class Command(BaseModel):
 
 def command_topic(site: str, robot_id: str) -> str:
     """Where the server sends `robot_id`'s commands."""
-    return topic_of(site, robot_id, "state").rsplit("/", 1)[0] + "/commands"
+    return f"{robot_topics(site, robot_id)}/commands"
 
 
 class CommandRecord(Base):

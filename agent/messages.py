@@ -44,14 +44,19 @@ class Envelope(BaseModel):
 
 
 def topic_of(site: str, robot_id: str, kind: Kind) -> str:
-    """The topic a robot publishes `kind` on; names are checked so no topic wildcard or
-    level separator can slip into one."""
+    """The topic a robot publishes `kind` on."""
+    return f"{robot_topics(site, robot_id)}/{kind}"
+
+
+def robot_topics(site: str, robot_id: str) -> str:
+    """The root of one robot's topics, `potager/<site>/<robot>`; names are checked so no
+    topic wildcard or level separator can slip into one."""
     for what, name in (("site", site), ("robot", robot_id)):
         if not _NAME.match(name):
             raise AgentError(
                 f"{what} name {name!r} must be 1-64 lower-case letters, digits, '-' or '_'"
             )
-    return f"{TOPIC_ROOT}/{site}/{robot_id}/{kind}"
+    return f"{TOPIC_ROOT}/{site}/{robot_id}"
 
 
 def envelope_from(topic: str, payload: bytes) -> Envelope:

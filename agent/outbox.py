@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, Integer, String, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from agent.messages import Envelope, Kind, topic_of
+from agent.messages import Envelope, Kind, robot_topics
 from potager.db import Base, UTCDateTime, run_in_transaction
 
 _NAME = 64
@@ -38,7 +38,7 @@ class Outbox:
     """One robot's outbox (`site`, `robot_id` as the broker knows them)."""
 
     def __init__(self, sessions: sessionmaker[Session], site: str, robot_id: str) -> None:
-        topic_of(site, robot_id, "state")  # checks both names
+        robot_topics(site, robot_id)  # checks both names
         self._sessions, self.site, self.robot_id = sessions, site, robot_id
 
     def put(self, kind: Kind, body: dict[str, Any], recorded_at: datetime) -> Envelope:
