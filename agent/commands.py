@@ -30,7 +30,7 @@ from potager.errors import PotagerError
 
 log = logging.getLogger(__name__)
 
-CommandKind = Literal["estop", "pause", "resume", "run_sequence"]
+CommandKind = Literal["estop", "pause", "resume", "unlock", "run_sequence"]
 Outcome = Literal["done", "failed", "refused"]
 Handler = Callable[[dict[str, Any]], str]
 """Carries a command out and says what it did; raises PotagerError when it cannot."""
@@ -112,6 +112,9 @@ class CommandDesk:
                 outcome, detail = "done", handler(command.args)
             except PotagerError as error:
                 outcome, detail = "failed", str(error)
+            except Exception as error:  # still answered: the server must not wait for ever
+                log.exception("command %s (%s) failed", command.id, command.kind)
+                outcome, detail = "failed", f"{type(error).__name__}: {error}"
         self._close(command, outcome, detail)
         self._answer(command, outcome, detail, repeat=False)
 

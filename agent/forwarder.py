@@ -1,8 +1,9 @@
 """Sends the outbox to the network's MQTT broker, oldest first, one at a time.
 
 Each envelope is published with QoS 1 and marked delivered only once the broker has
-acknowledged it; the next one goes only then, so the server receives a robot's facts in
-the order they were recorded. When the link drops before an acknowledgement the envelope
+acknowledged it. A window of envelopes is in flight at once, on one connection, so the
+broker receives them in the order they were recorded; the next window goes once the
+broker has acknowledged this one. When the link drops before an acknowledgement the envelope
 is sent again later: the server keeps one copy per (robot, seq), which makes the delivery
 exactly-once where it counts. The client reconnects by itself; `deliver_pending` just
 returns early while the broker is out of reach, and the caller tries again later.
@@ -18,8 +19,12 @@ import paho.mqtt.client as mqtt
 
 from agent.broker_client import BrokerClient, BrokerSettings
 from agent.commands import CommandDesk
+from agent.messages import Envelope
 from agent.outbox import Outbox
 
+WINDOW = 64
+"""Envelopes in flight at once: one round trip to the broker per window, not per envelope,
+and one outbox write to mark them delivered."""
 ACK_TIMEOUT_S = 5.0
 """How long one publish may wait for the broker's acknowledgement before the round ends."""
 
@@ -54,13 +59,25 @@ class Forwarder(BrokerClient):
             envelopes = self.outbox.pending(batch)
             if not envelopes:
                 break
-            for envelope in envelopes:
-                info = self.client.publish(envelope.topic, envelope.payload(), qos=1)
-                if not self._acknowledged(info):
+            for start in range(0, len(envelopes), WINDOW):
+                window = envelopes[start : start + WINDOW]
+                acknowledged = self._send(window)
+                self.outbox.delivered([envelope.seq for envelope in acknowledged], self._now())
+                sent += len(acknowledged)
+                if len(acknowledged) < len(window):
                     return sent
-                self.outbox.delivered(envelope.seq, self._now())
-                sent += 1
         return sent
+
+    def _send(self, window: list[Envelope]) -> list[Envelope]:
+        """Publish a window at once; the envelopes the broker acknowledged, up to the first
+        it did not (the rest go again, in order, next time)."""
+        infos = [self.client.publish(e.topic, e.payload(), qos=1) for e in window]
+        acknowledged = []
+        for envelope, info in zip(window, infos, strict=True):
+            if not self._acknowledged(info):
+                break
+            acknowledged.append(envelope)
+        return acknowledged
 
     def _acknowledged(self, info: mqtt.MQTTMessageInfo) -> bool:
         if info.rc != mqtt.MQTT_ERR_SUCCESS:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from potager.cli_network import add_agent
 from potager.cli_run import add_run
 from potager.cli_sequence import add_sequence
 from potager.cli_sim import add_sim_research
@@ -69,6 +70,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_trial(commands)
     add_sequence(commands)
     add_run(commands)
+    add_agent(commands)
     add_web(commands)
     return parser
 

@@ -65,59 +65,44 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if not args.port:
         raise PotagerError("give the robot's serial port with --port (or --journal to read)")
-    for entry in plan.schedules:
-        store.put(plan.robot_id, entry.name, entry.rule, entry.grace_s)
-    retired = store.retire_except(plan.robot_id, [entry.name for entry in plan.schedules])
-    for name in retired:
+    from controller.duty import install_schedules
+
+    for name in install_schedules(store, plan):
         print(f"schedule {name!r} is no longer in {args.file}: disabled")
     return _run_robot(args, plan, store, journal)
 
 
-def _run_robot(args: argparse.Namespace, plan: Any, store: Any, journal: Any) -> int:
-    from controller.gantry import Gantry
-    from controller.job_runner import JobRunner
-    from controller.link import SerialLink
-    from controller.scheduler import Scheduler
-    from planner.jobs import ToolBay
+def robot_clock(time_scale: float) -> Any:
+    """The robot's clock: real time, or a simulated robot's sped-up one."""
     from potager.clock import ScaledClock, SystemClock
-    from potager.db import utc_now
+
+    return ScaledClock(time_scale) if time_scale != 1 else SystemClock()
+
+
+def _run_robot(args: argparse.Namespace, plan: Any, store: Any, journal: Any) -> int:
+    from controller.duty import RobotDuty
+    from controller.gantry import Gantry
+    from controller.link import SerialLink
     from potager.robots import get_profile
 
-    profile = get_profile(plan.profile)
-    clock = ScaledClock(args.time_scale) if args.time_scale != 1 else SystemClock()
-    epoch = utc_now()
-    origin_s = clock.now_s()
-
-    def now() -> datetime:
-        return epoch + timedelta(seconds=clock.now_s() - origin_s)
-
-    slots = {s.tool: s for sequence in plan.sequences.values() for s in sequence.farm.tool_slots}
-    with Gantry(SerialLink(args.port, clock=clock), profile) as gantry:
-        runner = JobRunner(
-            gantry, clock, ToolBay(slots=tuple(slots.values())), journal, plan.robot_id, now,
-            sequences=plan.sequences,
+    clock = robot_clock(args.time_scale)
+    with Gantry(SerialLink(args.port, clock=clock), get_profile(plan.profile)) as gantry:
+        duty = RobotDuty(
+            plan, gantry, clock, store, journal,
+            alert=lambda message: print(f"ALERT {message}", file=sys.stderr, flush=True),
+            done=lambda name, result: print(
+                f"{duty.now():%Y-%m-%d %H:%M} {name}: done {result}", flush=True
+            ),
         )  # fmt: skip
-        for run in runner.interrupted:
+        for run in duty.runner.interrupted:
             print(f"run {run.id} ({run.job}) was interrupted: {run.detail}")
-
-        def run_job(name: str, params: Any, context: Any) -> Any:
-            result = runner(name, params, context)
-            print(f"{now():%Y-%m-%d %H:%M} {name}: done {result}", flush=True)
-            return result
-
-        scheduler = Scheduler(
-            store, clock, run_job, plan.robot_id, runner.make_safe,
-            lambda message: print(f"ALERT {message}", file=sys.stderr, flush=True),
-            epoch=epoch - timedelta(seconds=origin_s),
-        )  # fmt: skip
-        scheduler.watch(gantry)
         print(f"robot {plan.robot_id} on {args.port}: {len(plan.schedules)} schedules", flush=True)
         try:
             if args.until is not None:
-                scheduler.run_until(args.until)
+                duty.run_until(args.until)
             else:
                 while True:
-                    scheduler.run_until(now() + WATCH_STRETCH)
+                    duty.run_until(duty.now() + WATCH_STRETCH)
         except KeyboardInterrupt:
             print("stopped; the journal keeps what was done")
     return 0

@@ -1,6 +1,7 @@
 """`potager serve` and `potager user`: the web application and who may use it.
 
 potager serve [--host 127.0.0.1] [--port 8000] [--database URL]
+potager serve --database postgresql://... --broker mqtt.example.org   # a network's server
 potager user add NAME --role researcher [--site NAME]   # password read from stdin
 potager user add NAME --role student --teacher NAME    # in that teacher's class
 potager user token NAME --label "robot greenhouse-1"      # an API token, shown once
@@ -15,6 +16,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from potager.cli_network import add_broker_options, broker_settings
 
 ROLES = ("admin", "researcher", "operator", "teacher", "student", "viewer")
 SIM_NOZZLE_FLOW_ML_S = 25.0
@@ -33,6 +36,7 @@ def add_web(commands: Any) -> None:
         "--sim-farm", help="a farm map (YAML/JSON: plants, tool slots) for the simulated robots"
     )
     serve.add_argument("--time-scale", type=float, default=10.0, help="their clock speed-up")
+    add_broker_options(serve, username_help="the server's broker account (potager-server)")
     _database_option(serve)
     serve.set_defaults(handler=_run_serve)
     user = commands.add_parser("user", help="web accounts: add a user, issue an API token")
@@ -77,10 +81,29 @@ def _run_serve(args: argparse.Namespace) -> int:
     from potager.cli_sequence import _read_farm
 
     farm = _read_farm(args.sim_farm) if args.sim_farm else None
-    with simulated_hub(url, args.sim_robots, args.sim_site, args.time_scale, farm) as hub:
+    with (
+        simulated_hub(url, args.sim_robots, args.sim_site, args.time_scale, farm) as hub,
+        _network(args, url, hub),
+    ):
         print(f"Potager on http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
         serve(url, args.host, args.port, hub)
     return 0
+
+
+def _network(
+    args: argparse.Namespace, url: str, hub: Any
+) -> contextlib.AbstractContextManager[Any]:
+    """With --broker, the server ingests from the network's robots and commands them."""
+    if not args.broker:
+        return contextlib.nullcontext()
+    from potager.db import make_engine, session_factory, upgrade_database
+    from trials.photos import photo_dir_for
+    from web.network_server import SERVER_ACCOUNT, ServerNetwork
+
+    upgrade_database(url)
+    broker = broker_settings(args, SERVER_ACCOUNT)
+    print(f"ingesting from the broker at {broker.host}:{broker.port} as {broker.username}")
+    return ServerNetwork(session_factory(make_engine(url)), broker, hub, photo_dir_for(url))
 
 
 @contextlib.contextmanager

@@ -90,14 +90,25 @@ class PhotoFolder:
     def __init__(self, root: Path, store: TrialStore) -> None:
         self.root, self._store = root, store
 
-    def add_upload(self, trial_id: int, plot: int, data: bytes, taken_at: datetime) -> int:
+    def add_upload(
+        self,
+        trial_id: int,
+        plot: int,
+        data: bytes,
+        taken_at: datetime,
+        origin: str | None = None,
+    ) -> int:
         """Keep an uploaded JPEG or PNG (the bytes as sent) of plot number `plot`; its id.
 
         A PhotoError when it is not a whole photo, a TrialError when the trial has no such
-        plot; either way nothing is kept.
+        plot; either way nothing is kept. A photo from an `origin` already kept (a robot's
+        photo delivered twice) is not kept again: the first one's id comes back.
         """
+        kept = None if origin is None else self._store.photo_of_origin(origin)
+        if kept is not None:
+            return kept
         image, suffix = _checked_upload(data)
-        return self._keep(trial_id, plot, data, suffix, image, taken_at)
+        return self._keep(trial_id, plot, data, suffix, image, taken_at, origin)
 
     def add_image(self, trial_id: int, plot: int, image: Photo, taken_at: datetime) -> int:
         """Keep a BGR image (the robot's view of plot number `plot`) as a JPEG; its id."""
@@ -127,6 +138,7 @@ class PhotoFolder:
         suffix: str,
         image: Photo,
         taken_at: datetime,
+        origin: str | None = None,
     ) -> int:
         name = f"{trial_id}/{uuid.uuid4().hex}{suffix}"
         original = self.root / name
@@ -135,7 +147,7 @@ class PhotoFolder:
         try:
             original.write_bytes(data)
             thumbnail.write_bytes(_thumbnail_jpeg(image))
-            return self._store.add_plot_photo(trial_id, plot, name, taken_at)
+            return self._store.add_plot_photo(trial_id, plot, name, taken_at, origin=origin)
         except BaseException:
             original.unlink(missing_ok=True)
             thumbnail.unlink(missing_ok=True)

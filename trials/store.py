@@ -62,6 +62,7 @@ Value = float | int | str | date
 RowT = TypeVar("RowT", bound=Base)
 
 _NAME = 120
+_ORIGIN = 160
 
 
 # --- tables -----------------------------------------------------------------------------
@@ -235,6 +236,9 @@ class Observation(Base):
     recorder: Mapped[str] = mapped_column(String(_NAME))
     source: Mapped[str] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer)
+    origin: Mapped[str | None] = mapped_column(String(_ORIGIN), unique=True)
+    """where a copy came from (a robot's message on the network): kept once, however often
+    it is delivered"""
 
     # SQLAlchemy adds "AND version = :seen" to every UPDATE: a stale write fails, never lands.
     # (SQLAlchemy types this hook as a plain attribute, so it cannot be a ClassVar.)
@@ -269,6 +273,8 @@ class Photo(Base):
     camera_x_mm: Mapped[float] = mapped_column(Float)
     camera_y_mm: Mapped[float] = mapped_column(Float)
     camera_z_mm: Mapped[float] = mapped_column(Float)
+    origin: Mapped[str | None] = mapped_column(String(_ORIGIN), unique=True)
+    """as `Observation.origin`"""
 
 
 class Note(Base):
@@ -398,6 +404,8 @@ class ObservationIn(_In):
     recorder_kind: RecorderKind
     recorder: str = Field(min_length=1, max_length=_NAME)
     source: str = ""
+    origin: str | None = Field(default=None, min_length=1, max_length=_ORIGIN)
+    """a key for a copy that may be delivered twice: the second is not stored again"""
 
 
 class ImportRow(_In):
@@ -417,6 +425,7 @@ class PhotoIn(_In):
     camera_x_mm: float
     camera_y_mm: float
     camera_z_mm: float
+    origin: str | None = Field(default=None, min_length=1, max_length=_ORIGIN)
 
 
 class PhotoOut(BaseModel):
@@ -990,11 +999,18 @@ class TrialStore:
         return run_in_transaction(self._sessions, work)
 
     def add_plot_photo(
-        self, trial_id: int, plot: int, path: str, taken_at: datetime, camera_z_mm: float = 0.0
+        self,
+        trial_id: int,
+        plot: int,
+        path: str,
+        taken_at: datetime,
+        camera_z_mm: float = 0.0,
+        origin: str | None = None,
     ) -> int:
         """Record the photo at `path` of plot number `plot`, as taken from above the plot's
         centre at `camera_z_mm`: an upload says nothing of where the camera stood, and the
-        robot's canopy views are squared on their plot, so the centre is true of both."""
+        robot's canopy views are squared on their plot, so the centre is true of both.
+        `origin` (see `Photo.origin`) may be recorded once only."""
 
         def work(session: Session) -> int:
             found = _find_plot(session, trial_id, plot)
@@ -1002,10 +1018,19 @@ class TrialStore:
                 plot_id=found.id, path=path, taken_at=taken_at,
                 camera_x_mm=(found.x_min_mm + found.x_max_mm) / 2,
                 camera_y_mm=(found.y_min_mm + found.y_max_mm) / 2, camera_z_mm=camera_z_mm,
+                origin=origin,
             )  # fmt: skip
             return _added(session, Photo(**photo.model_dump())).id
 
         return run_in_transaction(self._sessions, work)
+
+    def photo_of_origin(self, origin: str) -> int | None:
+        """The photo recorded from `origin`, if one was."""
+
+        def work(session: Session) -> int | None:
+            return session.scalar(select(Photo.id).filter_by(origin=origin))
+
+        return run_in_transaction(self._sessions, work, read_only=True)
 
     def photo(self, trial_id: int, photo_id: int) -> PhotoOut:
         """One photo of one of the trial's plots; a TrialError when the trial has none such,
@@ -1267,6 +1292,10 @@ def _find_variable(session: Session, trial_id: int, name: str) -> Variable:
 
 
 def _add_observation(session: Session, observation: ObservationIn) -> Observation:
+    if observation.origin is not None:
+        kept = session.scalar(select(Observation).filter_by(origin=observation.origin))
+        if kept is not None:
+            return kept
     plot = _find_plot(session, observation.trial_id, observation.plot)
     variable = _find_variable(session, observation.trial_id, observation.variable)
     value_num, value_text = _stored_value(variable, plot.plot_number, observation.value)
@@ -1282,6 +1311,7 @@ def _add_observation(session: Session, observation: ObservationIn) -> Observatio
             recorder_kind=observation.recorder_kind,
             recorder=observation.recorder,
             source=observation.source,
+            origin=observation.origin,
         ),
     )
 

@@ -1,4 +1,8 @@
-"""The server's side of commands: send one to a robot, read its answer from the inbox."""
+"""The server's side of commands: send one to a robot, read its answer from the inbox.
+
+Commands go out on the server's one broker connection (the ingestor's): a broker that
+takes each account's name as its client id lets an account hold a single connection.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +12,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agent import AgentError
-from agent.broker_client import BrokerClient, BrokerSettings
+from agent.broker_client import BrokerClient
 from agent.commands import Command, CommandKind, command_topic
 from web.inbox import Inbox
 
 PUBLISH_TIMEOUT_S = 5.0
 
 
-class RemoteCommands(BrokerClient):
-    """Publishes commands (QoS 1) while `start`ed; answers arrive as `ack` envelopes."""
+class RemoteCommands:
+    """Publishes commands (QoS 1) on `connection`; answers arrive as `ack` envelopes."""
 
     def __init__(
         self,
-        broker: BrokerSettings,
+        connection: BrokerClient,
         inbox: Inbox,
-        *,
-        client_id: str = "potager-server-commands",
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        super().__init__(broker, client_id)
-        self.inbox, self._now = inbox, now
+        self.connection, self.inbox, self._now = connection, inbox, now
 
     def send(
         self, site: str, robot_id: str, kind: CommandKind, args: dict[str, Any] | None = None
@@ -39,11 +40,11 @@ class RemoteCommands(BrokerClient):
 
     def resend(self, site: str, robot_id: str, command: Command) -> None:
         """The same command again (same id): the robot runs it once and answers again."""
-        if not self.wait_ready(PUBLISH_TIMEOUT_S):
+        if not self.connection.wait_ready(PUBLISH_TIMEOUT_S):
             raise AgentError(
                 f"no connection to the broker to send the {command.kind} to {robot_id}"
             )
-        info = self.client.publish(
+        info = self.connection.client.publish(
             command_topic(site, robot_id), command.model_dump_json().encode(), qos=1
         )
         info.wait_for_publish(PUBLISH_TIMEOUT_S)

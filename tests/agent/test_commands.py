@@ -72,10 +72,8 @@ def test_an_estop_overtakes_a_running_sequence(
         return "motors stopped, valve closed"
 
     handlers: dict[CommandKind, Handler] = {"run_sequence": run_sequence, "estop": estop}
-    with (
-        robot(tmp_path, broker, handlers) as forwarder,
-        RemoteCommands(broker.settings, inbox) as server,
-    ):
+    server = RemoteCommands(ingestor, inbox)
+    with robot(tmp_path, broker, handlers) as forwarder:
         run = server.send("lyon", "bot-1", "run_sequence", {"name": "water row 1"})
         assert sequence_started.wait(WAIT_S)
         stop = server.send("lyon", "bot-1", "estop")
@@ -106,12 +104,12 @@ def test_a_command_sent_while_offline_runs_once_on_reconnect_and_a_resend_is_ans
     handlers: dict[CommandKind, Handler] = {"pause": pause}
     with robot(tmp_path, broker, handlers):
         pass  # the robot's session (and its subscription) now waits at the broker
-    with RemoteCommands(broker.settings, inbox) as server:
-        command = server.send("lyon", "bot-1", "pause", {"until": "monday"})
-        with robot(tmp_path, broker, handlers) as forwarder:
-            (first,) = answered(forwarder, server, command.id)
-            server.resend("lyon", "bot-1", command)
-            first_again, second = answered(forwarder, server, command.id, count=2)
+    server = RemoteCommands(ingestor, inbox)
+    command = server.send("lyon", "bot-1", "pause", {"until": "monday"})
+    with robot(tmp_path, broker, handlers) as forwarder:
+        (first,) = answered(forwarder, server, command.id)
+        server.resend("lyon", "bot-1", command)
+        first_again, second = answered(forwarder, server, command.id, count=2)
     assert pauses == [{"until": "monday"}]
     assert first == first_again and first["outcome"] == "done" and not first["repeat"]
     assert second == {**first, "repeat": True}
@@ -123,12 +121,10 @@ def test_failures_and_unknown_commands_are_answered_not_dropped(
     def run_sequence(args: dict[str, Any]) -> str:
         raise ControllerError("the sequence 'weed' does not exist on this robot")
 
-    with (
-        robot(tmp_path, broker, {"run_sequence": run_sequence}) as forwarder,
-        RemoteCommands(broker.settings, inbox) as server,
-    ):
+    server = RemoteCommands(ingestor, inbox)
+    with robot(tmp_path, broker, {"run_sequence": run_sequence}) as forwarder:
         failing = server.send("lyon", "bot-1", "run_sequence", {"name": "weed"})
-        unknown = server.send("lyon", "bot-1", "resume")
+        unknown = server.send("lyon", "bot-1", "resume", {})
         (failed,) = answered(forwarder, server, failing.id)
         (refused,) = answered(forwarder, server, unknown.id)
     assert failed["outcome"] == "failed" and "does not exist" in failed["detail"]

@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Self
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from agent import AgentError
 from controller.gantry import Gantry
 from controller.sequence_load import SequenceError
 from potager.robots import AXES, Coordinate
@@ -43,7 +44,13 @@ from web.robot_jobs import (
     sequence_work,
     water_work,
 )
-from web.robots import RobotBusyError, RobotHub, RobotStatus, UnknownRobotError
+from web.robots import (
+    NetworkRobotError,
+    RobotBusyError,
+    RobotHub,
+    RobotStatus,
+    UnknownRobotError,
+)
 
 router = APIRouter()
 STREAM_PERIOD_S = 0.25
@@ -107,8 +114,10 @@ def http_errors() -> Iterator[None]:
         raise HTTPException(404, str(error)) from None
     except RobotBusyError as error:
         raise HTTPException(409, str(error)) from None
-    except (SequenceError, RobotJobError, ClassroomError) as error:
+    except (SequenceError, RobotJobError, ClassroomError, NetworkRobotError) as error:
         raise HTTPException(422, str(error)) from None
+    except AgentError as error:  # the broker is out of reach: try again later
+        raise HTTPException(503, str(error)) from None
     except ValidationError as error:
         raise HTTPException(422, "; ".join(e["msg"] for e in error.errors())) from None
 
@@ -207,9 +216,10 @@ def robot_command(
     x_mm: Annotated[float | None, Form()] = None,
     y_mm: Annotated[float | None, Form()] = None,
     z_mm: Annotated[float | None, Form()] = None,
+    name: Annotated[str | None, Form(max_length=SEQUENCE_NAME_LENGTH)] = None,
 ) -> Response:
     check_csrf(request, csrf)
-    _command(hub_of(request), account, robot_id, command, x_mm, y_mm, z_mm)
+    _command(hub_of(request), account, robot_id, command, x_mm, y_mm, z_mm, name)
     return RedirectResponse("/robots", status_code=303)
 
 
@@ -261,10 +271,14 @@ def robot_command_api(
     x_mm: float | None = None,
     y_mm: float | None = None,
     z_mm: float | None = None,
+    name: Annotated[str | None, Query(max_length=SEQUENCE_NAME_LENGTH)] = None,
 ) -> dict[str, Any]:
-    """home, move (x_mm, y_mm, z_mm) or unlock; 409 while the robot is busy."""
+    """home, move (x_mm, y_mm, z_mm) or unlock; 409 while the robot is busy. A network
+    robot takes unlock, pause, resume and run (name: one of its own sequences), sent
+    through the broker (503 when the server has no connection to it); its answer shows
+    in its log."""
     hub = hub_of(request)
-    _command(hub, account, robot_id, command, x_mm, y_mm, z_mm)
+    _command(hub, account, robot_id, command, x_mm, y_mm, z_mm, name)
     return hub.status(robot_id).as_dict()
 
 
@@ -357,9 +371,10 @@ def _command(
     x_mm: float | None,
     y_mm: float | None,
     z_mm: float | None,
+    name: str | None = None,
 ) -> None:
     _controlled(hub, account, robot_id)
-    try:
+    with http_errors():
         if command == "unlock":
             hub.unlock(robot_id)
         elif command == "home":
@@ -369,12 +384,20 @@ def _command(
                 raise HTTPException(422, "a move needs x_mm, y_mm or z_mm")
             label = f"move to {x_mm}, {y_mm}, {z_mm}"
             hub.run(robot_id, label, lambda gantry: gantry.move_to(x_mm, y_mm, z_mm))
+        elif command == "pause":
+            hub.pause(robot_id, f"paused by {account.name}")
+        elif command == "resume":
+            hub.resume(robot_id)
+        elif command == "run":
+            if not name:
+                raise HTTPException(422, "say which of the robot's sequences to run (name)")
+            hub.run_own_sequence(robot_id, name)
         else:
             raise HTTPException(
-                404, f"no command {command!r}: home, move, estop, unlock, water or sequence"
+                404,
+                f"no command {command!r}: home, move, estop, unlock, water or sequence; "
+                "for a network robot estop, unlock, pause, resume or run",
             )
-    except RobotBusyError as error:
-        raise HTTPException(409, str(error)) from None
 
 
 def _find_home(gantry: Gantry) -> None:

@@ -1,7 +1,7 @@
 // Live robot status: the server pushes every change (server-sent events); no library.
 (function () {
   const script = document.currentScript;
-  const words = script.dataset;
+  const words = script.dataset;  // idle, stopped, ready, paused: in the page's language
   const source = new EventSource("/robots/events");
   source.onmessage = function (event) {
     for (const robot of JSON.parse(event.data)) {
@@ -15,6 +15,10 @@
       box.querySelector('[data-field="estopped"]').className = robot.estopped ? "error" : "";
       set("pins", Object.keys(robot.pins).join(", ") || "—");
       set("log", robot.log.join("\n"));
+      if (robot.network) {
+        set("heard", robot.updated_at.slice(0, 19).replace("T", " "));
+        set("paused", robot.paused ? words.paused + ": " + robot.paused : "");
+      }
     }
   };
   // The e-stop must never wait for a page load: send it in the background, at once.

@@ -1,0 +1,147 @@
+"""`potager agent` and the broker options it shares with `potager serve`.
+
+    potager agent robot.yaml --port /dev/ttyACM0 --site school-a --broker mqtt.example.org
+    POTAGER_BROKER_PASSWORD=... potager agent robot.yaml --port ... --site ... --broker ...
+
+The agent is `potager run` that also reports to the network's MQTT broker (state,
+journal, observations, photos) and takes the server's commands. The robot signs in as its
+own robot id; its password comes from a file (`--password-file`) or the environment
+(`POTAGER_BROKER_PASSWORD`), never from the command line, where `ps` would show it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from potager.errors import PotagerError
+
+PASSWORD_VARIABLE = "POTAGER_BROKER_PASSWORD"
+AGENT_STRETCH = timedelta(minutes=1)
+"""The scheduler runs a minute (robot time) at a time, so a resume from the server takes
+effect within a minute."""
+
+
+def add_broker_options(parser: argparse.ArgumentParser, *, username_help: str) -> None:
+    parser.add_argument(
+        "--broker", metavar="HOST[:PORT]", help="the network's MQTT broker (port 1883 unless given)"
+    )
+    parser.add_argument("--broker-user", metavar="NAME", help=username_help)
+    parser.add_argument(
+        "--password-file",
+        type=Path,
+        metavar="FILE",
+        help=f"the broker password's file (default: ${PASSWORD_VARIABLE}, if set)",
+    )
+
+
+def broker_settings(args: argparse.Namespace, username: str | None) -> Any:
+    """The broker to reach from `--broker`, `--broker-user` (else `username`) and the
+    password's file or variable."""
+    from agent.broker_client import BrokerSettings
+
+    host, _, port = (
+        str(args.broker).rpartition(":") if ":" in args.broker else (args.broker, "", "")
+    )
+    try:
+        port_number = int(port) if port else 1883
+    except ValueError:
+        raise PotagerError(f"--broker {args.broker!r}: the port must be a number") from None
+    return BrokerSettings(
+        host=host,
+        port=port_number,
+        username=args.broker_user or username,
+        password=_password(args.password_file),
+    )
+
+
+def _password(path: Path | None) -> str | None:
+    if path is None:
+        return os.environ.get(PASSWORD_VARIABLE) or None
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError as error:
+        raise PotagerError(f"--password-file {path}: {error.strerror}") from None
+
+
+def add_agent(commands: Any) -> None:
+    agent = commands.add_parser(
+        "agent",
+        help="run a robot's schedules and report to the network's server over MQTT",
+        description=(
+            "Runs the robot's schedules from its own database (as `potager run`), keeping "
+            "on when the network is down, and forwards its state, journal, observations "
+            "and photos to the broker once it is up; takes the server's commands (e-stop, "
+            "pause, resume, unlock, run one of its sequences)."
+        ),
+    )
+    agent.add_argument("file", type=Path, metavar="ROBOT.yaml", help="the robot's schedule file")
+    agent.add_argument("--port", required=True, help="the robot's serial port")
+    agent.add_argument("--site", required=True, help="the site the robot belongs to")
+    add_broker_options(agent, username_help="the robot's broker account (default: its id)")
+    agent.add_argument("--database", help="SQLAlchemy URL (default: the settings' database)")
+    agent.add_argument("--photos", type=Path, help="the robot's photo folder (default: beside)")
+    agent.add_argument(
+        "--until", type=datetime.fromisoformat, metavar="ISO-TIME", help="stop at this time"
+    )
+    agent.add_argument(
+        "--time-scale", type=float, default=1.0, help="for a simulated robot: clock speed-up"
+    )
+    agent.set_defaults(handler=_run_agent)
+
+
+def _run_agent(args: argparse.Namespace) -> int:
+    from agent.runtime import RobotAgent
+    from controller.action_journal import ActionJournal
+    from controller.duty import RobotDuty, install_schedules
+    from controller.gantry import Gantry
+    from controller.link import SerialLink
+    from controller.schedule_file import load_robot_schedules
+    from controller.scheduler import ScheduleStore
+    from potager.cli_run import robot_clock
+    from potager.cli_web import database_url
+    from potager.db import make_engine, session_factory, upgrade_database
+    from potager.robots import get_profile
+    from trials.photos import photo_dir_for
+
+    if not args.broker:
+        raise PotagerError("give the network's broker with --broker HOST[:PORT]")
+    plan = load_robot_schedules(args.file)
+    broker = broker_settings(args, plan.robot_id)
+    url = database_url(args.database)
+    upgrade_database(url)
+    sessions = session_factory(make_engine(url))
+    store = ScheduleStore(sessions)
+    for name in install_schedules(store, plan):
+        print(f"schedule {name!r} is no longer in {args.file}: disabled")
+    clock = robot_clock(args.time_scale)
+    with Gantry(SerialLink(args.port, clock=clock), get_profile(plan.profile)) as gantry:
+        duty = RobotDuty(
+            plan, gantry, clock, store, ActionJournal(sessions),
+            alert=lambda message: print(f"ALERT {message}", file=sys.stderr, flush=True),
+            on_action=lambda action: agent.wake(),
+        )  # fmt: skip
+        agent = RobotAgent(duty, sessions, args.site, broker, args.photos or photo_dir_for(url))
+        with agent:
+            print(
+                f"robot {plan.robot_id} at {args.site} on {args.port}, reporting to "
+                f"{broker.host}:{broker.port}: {len(plan.schedules)} schedules",
+                flush=True,
+            )
+            try:
+                while args.until is None or duty.now() < args.until:
+                    stretch_end = duty.now() + AGENT_STRETCH
+                    if args.until is not None:
+                        stretch_end = min(stretch_end, args.until)
+                    duty.run_until(
+                        stretch_end if args.until is None else min(stretch_end, args.until)
+                    )
+            except KeyboardInterrupt:
+                print("stopping; what is not yet delivered stays in the outbox")
+        waiting = agent.outbox.waiting()
+        print(f"{waiting} envelope(s) wait for the broker" if waiting else "outbox delivered")
+    return 0
