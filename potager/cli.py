@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from potager.cli_network import add_agent
+from potager.cli_network import add_agent, add_broker_files
 from potager.cli_run import add_run
 from potager.cli_sequence import add_sequence
 from potager.cli_sim import add_sim_research
@@ -71,6 +71,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_sequence(commands)
     add_run(commands)
     add_agent(commands)
+    add_broker_files(commands)
     add_web(commands)
     return parser
 

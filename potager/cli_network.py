@@ -94,7 +94,36 @@ def add_agent(commands: Any) -> None:
     agent.set_defaults(handler=_run_agent)
 
 
+def add_broker_files(commands: Any) -> None:
+    files = commands.add_parser(
+        "broker-files",
+        help="the network broker's configuration, accounts and access rules, from its robots",
+        description=(
+            "Reads a network file (its robots, each with its site) and writes Mosquitto's "
+            "configuration, password and access files into --out, with one generated "
+            "password per account under credentials/ (kept when it exists already)."
+        ),
+    )
+    files.add_argument("file", type=Path, metavar="NETWORK.yaml")
+    files.add_argument("--out", type=Path, required=True, help="the folder to write into")
+    files.set_defaults(handler=_run_broker_files)
+
+
+def _run_broker_files(args: argparse.Namespace) -> int:
+    from agent.broker_files import read_network_file, write_broker_files
+
+    network = read_network_file(args.file)
+    written = write_broker_files(network, args.out)
+    print(f"broker files for {len(network.robots)} robot(s) in {written.folder}:")
+    print(f"  mosquitto -c {written.folder / 'mosquitto.conf'}")
+    for name in written.created:
+        print(f"  new password for {name}: {written.folder / 'credentials' / f'{name}.password'}")
+    print("copy each robot's credentials file to it (potager agent --password-file FILE)")
+    return 0
+
+
 def _run_agent(args: argparse.Namespace) -> int:
+    from agent.messages import robot_topics
     from agent.runtime import RobotAgent
     from controller.action_journal import ActionJournal
     from controller.duty import RobotDuty, install_schedules
@@ -111,6 +140,7 @@ def _run_agent(args: argparse.Namespace) -> int:
     if not args.broker:
         raise PotagerError("give the network's broker with --broker HOST[:PORT]")
     plan = load_robot_schedules(args.file)
+    robot_topics(args.site, plan.robot_id)  # names fit for topics, before the robot moves
     broker = broker_settings(args, plan.robot_id)
     url = database_url(args.database)
     upgrade_database(url)

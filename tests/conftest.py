@@ -9,6 +9,8 @@ CI=true, so that CI cannot go green on SQLite alone, and skip with the reason el
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,3 +63,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url: str = request.getfixturevalue("postgres_url")
     _admin_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public", url)
     return url
+
+
+SIM_TIME_SCALE = "200"
+"""The simulated firmware's clock speed-up in command-line tests (`potager ... --time-scale`)."""
+
+
+@pytest.fixture
+def sim_port() -> Iterator[str]:
+    """A simulated Farmduino (`potager sim firmware`, its own process) on a pseudo-terminal."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "potager", "sim", "firmware", "--profile", "genesis",
+         "--time-scale", SIM_TIME_SCALE],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert server.stdout is not None
+    try:
+        yield server.stdout.readline().strip()
+    finally:
+        server.terminate()
+        server.wait(10)

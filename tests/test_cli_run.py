@@ -6,32 +6,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
+from tests.conftest import SIM_TIME_SCALE
 
 POTAGER = [sys.executable, "-m", "potager"]
 EXAMPLE = Path(__file__).parents[1] / "docs" / "examples" / "water-lettuces.yaml"
-SCALE = "200"
 PARIS = ZoneInfo("Europe/Paris")
-
-
-@pytest.fixture
-def port() -> Iterator[str]:
-    server = subprocess.Popen(
-        [*POTAGER, "sim", "firmware", "--profile", "genesis", "--time-scale", SCALE],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    try:
-        yield server.stdout.readline().strip()
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def robot_file(folder: Path, start: datetime) -> Path:
@@ -57,14 +40,16 @@ schedules:
     return path
 
 
-def test_a_schedule_file_runs_its_sequence_at_each_occurrence(port: str, tmp_path: Path) -> None:
+def test_a_schedule_file_runs_its_sequence_at_each_occurrence(
+    sim_port: str, tmp_path: Path
+) -> None:
     start = datetime.now(PARIS).replace(microsecond=0) + timedelta(minutes=2)
     path = robot_file(tmp_path, start)
     database = f"sqlite:///{tmp_path / 'robot.sqlite3'}"
     until = (start + timedelta(minutes=14)).isoformat()
     done = subprocess.run(
-        [*POTAGER, "run", str(path), "--port", port, "--database", database,
-         "--until", until, "--time-scale", SCALE],
+        [*POTAGER, "run", str(path), "--port", sim_port, "--database", database,
+         "--until", until, "--time-scale", SIM_TIME_SCALE],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
