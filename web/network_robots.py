@@ -105,7 +105,8 @@ def _line(kind: str, body: dict[str, Any]) -> str | None:
     """A journal entry or a command's answer as a log line (None: not a log line)."""
     if kind == "ack":
         repeat = " (again)" if body.get("repeat") else ""
-        return f"command {body.get('kind')}: {body.get('outcome')}{repeat} {body.get('detail', '')}"
+        detail = f" · {body['detail']}" if body.get("detail") else ""
+        return f"command {body.get('kind')}: {body.get('outcome')}{repeat}{detail}"
     if kind != "journal":
         return None
     if body.get("entry") == "run":

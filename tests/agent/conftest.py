@@ -93,19 +93,25 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
+def running_broker(folder: Path) -> Iterator[Broker]:
+    """A broker of the test's own (not yet started), stopped at the end; missing
+    `mosquitto` fails under CI=true, skips elsewhere."""
     binary = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin")
     if binary is None:
         reason = "mosquitto is not installed (make test installs it)"
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason} (CI=true: the broker is required)")
         pytest.skip(reason)
-    running = Broker(binary, tmp_path)
+    running = Broker(binary, folder)
     try:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    yield from running_broker(tmp_path)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from fastapi import FastAPI
 from playwright.sync_api import Browser, sync_playwright
 
 from potager.db import make_engine, session_factory, upgrade_database
+from tests.agent.conftest import Broker, running_broker
 from trials.design import Factor, rcbd
 from trials.plots import BedArea, lay_out
 from trials.store import ObservationIn, TrialStore, VariableIn, store_laid_out_trial
@@ -178,3 +179,9 @@ def artifacts() -> Path:
     folder = Path(os.environ.get("POTAGER_ARTIFACTS", "test-artifacts")) / "web"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """A Mosquitto of the test's own (`tests.agent.conftest`), not yet started."""
+    yield from running_broker(tmp_path)
