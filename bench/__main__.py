@@ -1,5 +1,5 @@
 """Run every benchmark: `python -m bench [NAME ...] [--quick]` (names: link, planner, vision,
-design, analysis, season, research, campaign, web).
+design, analysis, season, research, campaign, web, network).
 
 `--quick` sets POTAGER_BENCH_QUICK=1: benchmarks that know it run a smaller set for
 fast iteration (the planner: N = 50 and 200 only).
@@ -15,6 +15,7 @@ from bench import (
     bench_campaign,
     bench_design,
     bench_link,
+    bench_network,
     bench_planner,
     bench_research,
     bench_season,
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "research": bench_research.main,
     "campaign": bench_campaign.main,
     "web": bench_web.main,
+    "network": bench_network.main,
 }
 
 

@@ -20,6 +20,8 @@ from typing import Any
 from potager.cli_network import add_broker_options, broker_settings
 
 ROLES = ("admin", "researcher", "operator", "teacher", "student", "viewer")
+GRACEFUL_SHUTDOWN_S = 3
+"""On Ctrl-C, open pages (a robots page's event stream never ends) get this long to go."""
 SIM_NOZZLE_FLOW_ML_S = 25.0
 """The simulated robots' watering nozzle (the simulated season's)."""
 
@@ -69,7 +71,13 @@ def serve(url: str, host: str, port: int, hub: Any = None) -> None:
 
     from web.app import create_app
 
-    uvicorn.run(create_app(url, hub), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_app(url, hub),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
 
 
 def _database_option(parser: Any) -> None:

@@ -11,15 +11,17 @@ PostgreSQL, for a multi-site server, is reached through psycopg 3.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, Dialect, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Dialect, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -212,5 +214,31 @@ def upgrade_database(url: str, revision: str = "head") -> None:
     try:
         with engine.begin() as connection:
             command.upgrade(alembic_config(connection), revision)
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def scratch_postgres_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on the server of `admin_url` (a superuser's URL),
+    dropped on exit: what tests and benchmarks measure on, leaving the server as it was."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    execute_autocommit(admin_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield (
+            make_url(with_driver(admin_url))
+            .set(database=name)
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        execute_autocommit(admin_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def execute_autocommit(url: str, sql: str) -> None:
+    """Run one statement outside a transaction (CREATE DATABASE cannot run in one)."""
+    engine = create_engine(with_driver(url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(sql))
     finally:
         engine.dispose()

@@ -11,16 +11,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from potager.db import with_driver
+from potager.db import execute_autocommit, scratch_postgres_database
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "POTAGER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -33,26 +30,15 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _admin_execute(sql: str, url: str = POSTGRES_ADMIN_URL) -> None:
-    engine = create_engine(with_driver(url), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(sql))
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL database of its own for this test session, dropped afterwards."""
-    name = f"potager_test_{uuid.uuid4().hex[:12]}"
     try:
-        _admin_execute(f'CREATE DATABASE "{name}"')
-    except OperationalError as error:
+        scratch = scratch_postgres_database(POSTGRES_ADMIN_URL, "potager_test")
+        with scratch as url:
+            yield url
+    except OperationalError as error:  # the server is not there (CREATE DATABASE failed)
         _unavailable(f"no PostgreSQL at {POSTGRES_ADMIN_URL}: {error.orig}")
-    url = make_url(with_driver(POSTGRES_ADMIN_URL)).set(database=name)
-    yield url.render_as_string(hide_password=False)
-    _admin_execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -61,7 +47,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'potager.sqlite3'}"
     url: str = request.getfixturevalue("postgres_url")
-    _admin_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public", url)
+    execute_autocommit(url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     return url
 
 

@@ -45,24 +45,33 @@ class InboxApplier:
         self.inbox, self.trials, self.photos, self.robots = inbox, trials, photos, robots
         self._now = now
         self._lock = threading.Lock()
-        self._site_ids: dict[str, int] = {}
 
     def replay(self) -> None:
         """Show the robots as their latest envelopes left them (a server's restart)."""
         latest = self.inbox.latest(REPLAY_PER_ROBOT)
-        self.robots.replay((envelope, self._site_id(envelope.site)) for envelope in latest)
+        site_ids = self._site_ids(latest)
+        self.robots.replay((envelope, site_ids[envelope.site]) for envelope in latest)
 
     def apply_pending(self) -> int:
         """Apply everything not yet applied; how many envelopes."""
         applied = 0
         with self._lock:
             while pending := self.inbox.unapplied(BATCH):
-                problems = {row_id: self._apply(envelope) for row_id, envelope in pending}
+                site_ids = self._site_ids([envelope for _, envelope in pending])
+                problems = {
+                    row_id: self._apply(envelope, site_ids[envelope.site])
+                    for row_id, envelope in pending
+                }
                 self.inbox.mark_applied(problems, self._now())
                 applied += len(pending)
         return applied
 
-    def _apply(self, envelope: Envelope) -> str | None:
+    def _site_ids(self, envelopes: list[Envelope]) -> dict[str, int | None]:
+        """The trial store's id of each site the robots name (None: not a site here yet),
+        looked up once per batch: a site created meanwhile is found at the next."""
+        return {site: self.trials.site_id(site) for site in {e.site for e in envelopes}}
+
+    def _apply(self, envelope: Envelope, site_id: int | None) -> str | None:
         """Apply one envelope; why it could not be, or None."""
         try:
             if envelope.kind == "observation":
@@ -74,7 +83,7 @@ class InboxApplier:
             log.warning("not applied: %s", problem)
             return problem
         finally:
-            self.robots.heard(envelope, self._site_id(envelope.site))
+            self.robots.heard(envelope, site_id)
         return None
 
     def _observation(self, envelope: Envelope) -> None:
@@ -108,16 +117,6 @@ class InboxApplier:
         self.photos.add_upload(
             trial_id, int(body["plot"]), data, envelope.recorded_at, origin=_origin(envelope)
         )
-
-    def _site_id(self, site: str) -> int | None:
-        """The trial store's id of the site the robot names; remembered once known (a site
-        created later is found then)."""
-        if site not in self._site_ids:
-            found = self.trials.site_id(site)
-            if found is None:
-                return None
-            self._site_ids[site] = found
-        return self._site_ids[site]
 
 
 def _origin(envelope: Envelope) -> str:

@@ -54,6 +54,7 @@ from web.robots import (
 
 router = APIRouter()
 STREAM_PERIOD_S = 0.25
+CHANGE_POLL_S = 0.05
 CHOICE_PATTERN = r"^(saved:\d{1,10}|example:[\w-]{1,80})$"
 """A sequence picked in a form: `saved:<id>` (one's own) or `example:<name>` (shared)."""
 Millimetres = Annotated[float, Field(allow_inf_nan=False, ge=-10_000, le=10_000)]
@@ -142,17 +143,22 @@ def robots_page(request: Request, svc: Svc, account: PageAccount) -> Response:
 
 @router.get("/robots/events", include_in_schema=False)
 async def robot_events(request: Request, account: PageAccount) -> StreamingResponse:
-    """Server-sent events: every robot's status whenever it changes (and every second)."""
+    """Server-sent events: every robot's status whenever it changes. A change the hub
+    announces (a job, an e-stop, a network robot's news) goes out within CHANGE_POLL_S;
+    positions, which move without announcing, are looked at every STREAM_PERIOD_S."""
     hub = hub_of(request)
 
     async def stream() -> AsyncIterator[str]:
-        last = ""
+        last, seen_version, next_look_s = "", -1, 0.0
+        clock = asyncio.get_running_loop()
         while not await request.is_disconnected():
-            text = json.dumps([status.as_dict() for status in hub.statuses()])
-            if text != last:
-                last = text
-                yield f"data: {text}\n\n"
-            await asyncio.sleep(STREAM_PERIOD_S)
+            if hub.version != seen_version or clock.time() >= next_look_s:
+                seen_version, next_look_s = hub.version, clock.time() + STREAM_PERIOD_S
+                text = json.dumps([status.as_dict() for status in hub.statuses()])
+                if text != last:
+                    last = text
+                    yield f"data: {text}\n\n"
+            await asyncio.sleep(CHANGE_POLL_S)
 
     return StreamingResponse(stream(), media_type="text/event-stream")
 
