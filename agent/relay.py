@@ -12,6 +12,7 @@ ended, after its actions; one still running waits for a later pass.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 from collections.abc import Callable
 from datetime import datetime
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from agent.messages import Kind
 from agent.outbox import Outbox
 from controller.action_journal import ActionRecord, JobRun
+from controller.jobs import Action
 from potager.db import run_in_transaction
 from trials.store import Observation, Photo, Plot, Trial, Variable
 
@@ -139,21 +141,9 @@ class Relay:
 
 
 def _action_body(action: ActionRecord, job: str) -> dict[str, Any]:
-    return {
-        "entry": "action",
-        "run_id": action.run_id,
-        "job": job,
-        "step": action.step,
-        "kind": action.kind,
-        "task": action.task,
-        "point_index": action.point_index,
-        "x_mm": action.x_mm,
-        "y_mm": action.y_mm,
-        "z_mm": action.z_mm,
-        "volume_ml": action.volume_ml,
-        "tool": action.tool,
-        "detail": action.detail,
-    }
+    """The action as `run_plan` reported it, with its run and job."""
+    said = {field.name: getattr(action, field.name) for field in dataclasses.fields(Action)}
+    return {"entry": "action", "run_id": action.run_id, "job": job, **said}
 
 
 def _run_body(run: JobRun) -> dict[str, Any]:

@@ -54,6 +54,7 @@ QUICK_ENVELOPES = 1000
 TARGET_PER_S = 1000.0
 TARGET_P99_S = 1.0
 WAIT_S = 300.0
+QUIET_S = 2.0
 POSTGRES_ADMIN_URL = os.environ.get(
     "POTAGER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -171,25 +172,32 @@ def server(url: str, broker_port: int) -> Iterator[str]:
 def dashboard_latencies(folder: Path, port: int, base: str) -> list[float]:
     """Seconds from each journalled action to the robots page's event that shows it."""
     seen: dict[str, float] = {}
-    client = httpx.Client(base_url=base, timeout=None)
+    # the page reads with a short timeout, so that it can be left once the robot is done
+    client = httpx.Client(base_url=base, timeout=httpx.Timeout(10.0, read=QUIET_S))
     client.post("/login", data={"name": USER, "password": PASSWORD})
+    done = threading.Event()
 
     def watch() -> None:
-        with contextlib.suppress(httpx.HTTPError), client.stream("GET", "/robots/events") as events:
-            for line in events.iter_lines():
-                if line.startswith("data: "):
-                    arrived = time.time()
-                    for robot in json.loads(line[6:]):
-                        for entry in robot["log"]:
-                            for mark in BENCH_MARK.findall(entry):
-                                seen.setdefault(mark, arrived)
+        while not done.is_set():
+            with (
+                contextlib.suppress(httpx.ReadTimeout),
+                client.stream("GET", "/robots/events") as events,
+            ):
+                for line in events.iter_lines():
+                    if line.startswith("data: "):
+                        arrived = time.time()
+                        for robot in json.loads(line[6:]):
+                            for entry in robot["log"]:
+                                for mark in BENCH_MARK.findall(entry):
+                                    seen.setdefault(mark, arrived)
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     with robots_process("journal", folder, port) as child:
         _go(child)
-    time.sleep(1.0)
-    client.close()  # the page is closed: the server may stop
+    done.set()
+    watcher.join()
+    client.close()
     return sorted(arrived - float(mark) for mark, arrived in seen.items())
 
 

@@ -11,9 +11,11 @@ Each mode prints `ready` once connected, waits for a line on stdin, runs, prints
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,6 +62,15 @@ def _go() -> None:
     sys.stdin.readline()
 
 
+def _at_once(work: list[Callable[[], object]]) -> None:
+    """Run each on a thread of its own, all together (each robot its own connection)."""
+    threads = [threading.Thread(target=one) for one in work]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def deliver(folder: Path, broker: BrokerSettings, robots: int) -> None:
     forwarders = [
         Forwarder(robot_store(folder, robot_id)[1], broker) for robot_id in robot_ids(robots)
@@ -69,11 +80,7 @@ def deliver(folder: Path, broker: BrokerSettings, robots: int) -> None:
     for forwarder in forwarders:
         forwarder.wait_ready(READY_WAIT_S)
     _go()
-    threads = [threading.Thread(target=forwarder.deliver_pending) for forwarder in forwarders]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _at_once([forwarder.deliver_pending for forwarder in forwarders])
     for forwarder in forwarders:
         forwarder.stop()
 
@@ -98,13 +105,7 @@ def reference(folder: Path, broker: BrokerSettings, robots: int) -> None:
         for info in infos:
             info.wait_for_publish(READY_WAIT_S)
 
-    threads = [
-        threading.Thread(target=publish, args=pair) for pair in zip(clients, loads, strict=True)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _at_once([functools.partial(publish, *pair) for pair in zip(clients, loads, strict=True)])
     for client in clients:
         client.disconnect()
         client.loop_stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -12,30 +12,11 @@ from controller import protocol as p
 from controller.gantry import EmergencyStopError, Gantry, StallError
 from controller.link import LinkError, LinkState, SerialLink
 from potager.clock import ScaledClock
-from potager.robots import Axis, Coordinate, get_profile
+from potager.robots import Axis, Coordinate
 from sim.pty import PtyFirmware
-from sim.serve import firmware_for
+from tests.controller.conftest import PROFILE
 
-PROFILE = get_profile("genesis")
 VALVE = PROFILE.water_valve_pin
-SCALE = 200.0
-
-
-@pytest.fixture
-def clock() -> ScaledClock:
-    return ScaledClock(SCALE)
-
-
-@pytest.fixture
-def sim(clock: ScaledClock) -> Iterator[PtyFirmware]:
-    with PtyFirmware(firmware_for(PROFILE), clock) as robot:
-        yield robot
-
-
-@pytest.fixture
-def robot(sim: PtyFirmware, clock: ScaledClock) -> Iterator[Gantry]:
-    with Gantry(SerialLink(sim.port, clock=clock), PROFILE) as gantry:
-        yield gantry
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:

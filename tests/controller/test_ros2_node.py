@@ -8,7 +8,6 @@ import math
 import subprocess
 import sys
 import types
-from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from controller.gantry import Gantry, OutOfBoundsError
-from controller.link import SerialLink
 from controller.protocol import Echo, Reply
 from controller.ros2_mapping import (
     INTERFACES,
@@ -49,33 +47,13 @@ from controller.ros2_node import (
     service_handlers,
     split_ros_args,
 )
-from potager.clock import ScaledClock
-from potager.robots import Axis, Coordinate, get_profile
+from potager.robots import Axis, Coordinate
 from sim.pty import PtyFirmware
-from sim.serve import firmware_for
+from tests.controller.conftest import PROFILE
 
-PROFILE = get_profile("genesis")
-SCALE = 200.0
 ROOT = Path(__file__).resolve().parents[2]
 LONG_MOVE = MoveToGoal(x=2.0, y=1.0, z=0.0, speed_percent=20)
 """Minutes of simulated time, so a stop sent at its first position report lands mid-move."""
-
-
-@pytest.fixture
-def clock() -> ScaledClock:
-    return ScaledClock(SCALE)
-
-
-@pytest.fixture
-def sim(clock: ScaledClock) -> Iterator[PtyFirmware]:
-    with PtyFirmware(firmware_for(PROFILE), clock) as robot:
-        yield robot
-
-
-@pytest.fixture
-def robot(sim: PtyFirmware, clock: ScaledClock) -> Iterator[Gantry]:
-    with Gantry(SerialLink(sim.port, clock=clock), PROFILE) as gantry:
-        yield gantry
 
 
 @pytest.fixture
