@@ -80,7 +80,7 @@ def add_agent(commands: Any) -> None:
         ),
     )
     agent.add_argument("file", type=Path, metavar="ROBOT.yaml", help="the robot's schedule file")
-    agent.add_argument("--port", required=True, help="the robot's serial port")
+    agent.add_argument("--port", help="the robot's serial port")
     agent.add_argument("--site", required=True, help="the site the robot belongs to")
     add_broker_options(agent, username_help="the robot's broker account (default: its id)")
     agent.add_argument("--database", help="SQLAlchemy URL (default: the settings' database)")
@@ -90,6 +90,9 @@ def add_agent(commands: Any) -> None:
     )
     agent.add_argument(
         "--time-scale", type=float, default=1.0, help="for a simulated robot: clock speed-up"
+    )
+    agent.add_argument(
+        "--outbox", action="store_true", help="say what waits for the broker, and stop"
     )
     agent.set_defaults(handler=_run_agent)
 
@@ -124,6 +127,7 @@ def _run_broker_files(args: argparse.Namespace) -> int:
 
 def _run_agent(args: argparse.Namespace) -> int:
     from agent.messages import robot_topics
+    from agent.outbox import Outbox
     from agent.runtime import RobotAgent
     from controller.action_journal import ActionJournal
     from controller.duty import RobotDuty, install_schedules
@@ -137,14 +141,19 @@ def _run_agent(args: argparse.Namespace) -> int:
     from potager.robots import get_profile
     from trials.photos import photo_dir_for
 
-    if not args.broker:
-        raise PotagerError("give the network's broker with --broker HOST[:PORT]")
     plan = load_robot_schedules(args.file)
     robot_topics(args.site, plan.robot_id)  # names fit for topics, before the robot moves
-    broker = broker_settings(args, plan.robot_id)
     url = database_url(args.database)
     upgrade_database(url)
     sessions = session_factory(make_engine(url))
+    if args.outbox:
+        return _print_outbox(Outbox(sessions, args.site, plan.robot_id))
+    if not args.broker or not args.port:
+        raise PotagerError(
+            "give the robot's serial port (--port) and the network's broker (--broker HOST), "
+            "or --outbox to see what waits"
+        )
+    broker = broker_settings(args, plan.robot_id)
     store = ScheduleStore(sessions)
     for name in install_schedules(store, plan):
         print(f"schedule {name!r} is no longer in {args.file}: disabled")
@@ -174,4 +183,12 @@ def _run_agent(args: argparse.Namespace) -> int:
                 print("stopping; what is not yet delivered stays in the outbox")
         waiting = agent.outbox.waiting()
         print(f"{waiting} envelope(s) wait for the broker" if waiting else "outbox delivered")
+    return 0
+
+
+def _print_outbox(outbox: Any) -> int:
+    waiting = outbox.waiting()
+    oldest = outbox.pending(1)
+    since = f", the oldest recorded {oldest[0].recorded_at:%Y-%m-%d %H:%M}Z" if oldest else ""
+    print(f"robot {outbox.robot_id} at {outbox.site}: {waiting} envelope(s) wait{since}")
     return 0

@@ -23,6 +23,7 @@ from web.accounts import Accounts
 from web.cache import DashboardCache
 from web.classroom import Classroom
 from web.deps import LoginRequiredError, Services
+from web.inbox import Inbox
 from web.robots import RobotHub
 from web.routes import api, auth, classroom, editor, photos, robots, schedules, trials
 
@@ -51,6 +52,7 @@ def create_app(
         dashboards=DashboardCache(trial_store),
         classroom=Classroom(sessions),
         photos=PhotoFolder(photo_dir or photo_dir_for(database_url), trial_store),
+        inbox=Inbox(sessions),
     )
     app.state.hub = hub or RobotHub()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -22,6 +22,7 @@ from web.accounts import Account, Accounts, Role
 from web.cache import DashboardCache
 from web.classroom import Classroom
 from web.i18n import COOKIE, other_language, pick_language, translate
+from web.inbox import Inbox
 
 SESSION_COOKIE = "potager_session"
 MAX_ID = 2**31 - 1
@@ -39,6 +40,8 @@ class Services:
     dashboards: DashboardCache
     classroom: Classroom
     photos: PhotoFolder
+    inbox: Inbox
+    """what network robots sent (`potager serve --broker`)"""
 
 
 class LoginRequiredError(Exception):

@@ -105,13 +105,14 @@ class Inbox:
 
         run_in_transaction(self._sessions, work)
 
-    def problems(self) -> list[tuple[Envelope, str]]:
-        """The envelopes that could not be applied, and why."""
+    def problems(self, robot_id: str | None = None) -> list[tuple[Envelope, str]]:
+        """The envelopes (of one robot, or all) that could not be applied, and why."""
 
         def work(session: Session) -> list[tuple[Envelope, str]]:
-            rows = session.scalars(
-                select(InboxRecord).where(InboxRecord.problem.is_not(None)).order_by(InboxRecord.id)
-            )
+            query = select(InboxRecord).where(InboxRecord.problem.is_not(None))
+            if robot_id is not None:
+                query = query.where(InboxRecord.robot_id == robot_id)
+            rows = session.scalars(query.order_by(InboxRecord.robot_id, InboxRecord.seq))
             return [(_envelope(row), str(row.problem)) for row in rows]
 
         return run_in_transaction(self._sessions, work, read_only=True)

@@ -73,6 +73,7 @@ class InboxApplier:
 
     def _apply(self, envelope: Envelope, site_id: int | None) -> str | None:
         """Apply one envelope; why it could not be, or None."""
+        problem = None
         try:
             if envelope.kind == "observation":
                 self._observation(envelope)
@@ -81,10 +82,8 @@ class InboxApplier:
         except (PotagerError, ValueError, KeyError, TypeError) as error:
             problem = f"{envelope.kind} #{envelope.seq} of {envelope.robot_id}: {error}"
             log.warning("not applied: %s", problem)
-            return problem
-        finally:
-            self.robots.heard(envelope, site_id)
-        return None
+        self.robots.heard(envelope, site_id, problem)
+        return problem
 
     def _observation(self, envelope: Envelope) -> None:
         body = envelope.body

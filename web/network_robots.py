@@ -56,14 +56,16 @@ class NetworkRobots:
         with self._lock:
             return self._robots.get(robot_id)
 
-    def heard(self, envelope: Envelope, site_id: int | None) -> None:
-        """Fold one envelope into its robot's status."""
+    def heard(self, envelope: Envelope, site_id: int | None, problem: str | None = None) -> None:
+        """Fold one envelope into its robot's status; `problem`: why it was not applied."""
         with self._lock:
             robot = self._robots.get(envelope.robot_id)
             if robot is None:
                 robot = NetworkRobot(envelope.robot_id, envelope.site, site_id)
                 self._robots[envelope.robot_id] = robot
             _fold(robot, envelope)
+            if problem is not None:
+                robot.log.append(f"{_clock(envelope.recorded_at)} not applied: {problem}")
         self._changed()
 
     def replay(self, envelopes: Iterable[tuple[Envelope, int | None]]) -> None:

@@ -73,6 +73,12 @@ def test_an_agent_from_the_command_line_reports_its_runs_as_its_own_account(
     runs = [e.body for e in kept if e.kind == "journal" and e.body["entry"] == "run"]
     assert [(run["job"], run["outcome"]) for run in runs] == [("water lettuces", "done")] * 3
     assert {e.site for e in kept} == {"lyon"} and network.ingestor.refused == []
+    outbox = subprocess.run(
+        [*POTAGER, "agent", str(schedule), "--site", "lyon", "--outbox",
+         "--database", f"sqlite:///{tmp_path / 'robot.sqlite3'}"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert outbox.stdout == "robot greenhouse-1 at lyon: 0 envelope(s) wait\n", outbox.stderr
 
 
 def test_the_agent_refuses_what_it_cannot_use_before_the_robot_moves(tmp_path: Path) -> None:
@@ -88,7 +94,7 @@ def test_the_agent_refuses_what_it_cannot_use_before_the_robot_moves(tmp_path: P
         assert done.returncode == 1, done.stdout
         return done.stderr
 
-    assert "give the network's broker with --broker" in refused()
+    assert "the network's broker (--broker HOST)" in refused()
     missing = refused("--broker", "localhost", "--password-file", str(tmp_path / "nope"))
     assert "--password-file" in missing and "No such file" in missing
     assert "the port must be a number" in refused("--broker", "localhost:mqtt")

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -18,7 +19,7 @@ from playwright.sync_api import Browser, expect
 from controller.action_journal import JobRun
 from potager.db import make_engine, session_factory
 from tests.agent.conftest import Broker
-from tests.agent.test_agent import ROBOT, OnDuty, robot_on_duty
+from tests.agent.test_agent import ROBOT, OnDuty, record_measurements, robot_on_duty
 from tests.agent.test_store_and_forward import WAIT_S, eventually
 from tests.web.conftest import Seeded, serving
 from trials.store import SiteIn, TrialStore
@@ -120,3 +121,20 @@ def test_the_operator_pauses_and_resumes_from_the_robots_page_in_chromium(
 def _log(client: TestClient) -> list[str]:
     log: list[str] = client.get("/api/robots").json()[0]["log"]
     return log
+
+
+def test_what_could_not_be_applied_is_listed_for_the_robots_operator(network: Network) -> None:
+    record_measurements(network.robot)  # for trials this server does not have
+    olga, _ = network.client("olga")
+    path = f"/api/robots/{ROBOT}/unapplied"
+
+    def listed() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = olga.get(path).json()
+        return found
+
+    assert eventually(lambda: len(listed()) == 4)
+    assert sorted(item["kind"] for item in listed()) == ["observation"] * 3 + ["photo"]
+    assert all("no trial named" in item["problem"] for item in listed())
+    assert "not applied: observation" in "".join(_log(olga))
+    otto, _ = network.client("otto")
+    assert otto.get(path).status_code == 403

@@ -234,6 +234,24 @@ def list_robots(request: Request, account: ApiAccount) -> list[dict[str, Any]]:
     return [status.as_dict() for status in hub_of(request).statuses()]
 
 
+@router.get("/api/robots/{robot_id}/unapplied", tags=["robots"])
+def unapplied_api(
+    request: Request, svc: Svc, account: ApiAccount, robot_id: str
+) -> list[dict[str, Any]]:
+    """What a network robot sent that the server could not apply (an observation for a
+    trial this server does not have, say), kept with the reason: for the robot's operators."""
+    _controlled(hub_of(request), account, robot_id)
+    return [
+        {
+            "seq": envelope.seq,
+            "kind": envelope.kind,
+            "recorded_at": envelope.recorded_at.isoformat(),
+            "problem": problem,
+        }
+        for envelope, problem in svc.inbox.problems(robot_id)
+    ]
+
+
 @router.post("/api/robots/{robot_id}/water", tags=["robots"], status_code=202)
 def water_api(
     request: Request, account: ApiAccount, robot_id: str, body: WaterIn
