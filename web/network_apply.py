@@ -32,7 +32,8 @@ REPLAY_PER_ROBOT = 20
 
 
 class InboxApplier:
-    """Applies the inbox; `apply_pending` is safe to call from one thread at a time."""
+    """Applies the inbox; `apply_pending` may be called from any thread (the ingestor's
+    writer, the server's start), one pass at a time."""
 
     def __init__(
         self,
