@@ -58,6 +58,7 @@ class RobotAgent:
         self._last_state: dict[str, Any] | None = None
         self._last_state_at: datetime | None = None
         duty.gantry.add_estop_listener(self.wake)
+        duty.add_action_listener(lambda action: self.wake())
 
     def start(self) -> Self:
         self.desk.start()

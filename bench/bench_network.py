@@ -25,7 +25,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
+from bench.bench_web import potager_serve
 from bench.network_robots import JOURNAL_SAMPLES, robot_ids, robot_store
 from potager.db import make_engine, scratch_postgres_database, session_factory, upgrade_database
 from sim.broker import Broker, mosquitto_binary
@@ -55,9 +55,6 @@ TARGET_PER_S = 1000.0
 TARGET_P99_S = 1.0
 WAIT_S = 300.0
 QUIET_S = 2.0
-POSTGRES_ADMIN_URL = os.environ.get(
-    "POTAGER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 USER, PASSWORD = "bench", "bench password"
 BENCH_MARK = re.compile(r"bench (\d+\.\d+)")
 
@@ -140,35 +137,6 @@ def delivered_rate(folder: Path, port: int, url: str, total: int) -> float:
     return total / elapsed
 
 
-@contextmanager
-def server(url: str, broker_port: int) -> Iterator[str]:
-    """`potager serve --broker` on the scratch database; its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        http_port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "potager", "serve", "--database", url, "--port", str(http_port),
-         "--broker", f"127.0.0.1:{broker_port}"],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{http_port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/static/app.css", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("potager serve did not start within 30 s") from None
-                time.sleep(0.1)
-        time.sleep(1.0)  # its broker connection subscribed
-        yield base
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
 def dashboard_latencies(folder: Path, port: int, base: str) -> list[float]:
     """Seconds from each journalled action to the robots page's event that shows it."""
     seen: dict[str, float] = {}
@@ -241,7 +209,7 @@ def main() -> bool:
     total = envelopes * ROBOTS
     with (
         tempfile.TemporaryDirectory() as folder,
-        scratch_postgres_database(POSTGRES_ADMIN_URL, "potager_bench") as url,
+        scratch_postgres_database("potager_bench") as url,
     ):
         broker = Broker(binary, Path(folder))
         broker.start()
@@ -252,7 +220,8 @@ def main() -> bool:
             upgrade_database(url)
             Accounts(session_factory(make_engine(url))).create_user(USER, PASSWORD, Role.VIEWER)
             reference_per_s = reference_rate(robots, broker.port, total)
-            with server(url, broker.port) as base:
+            with potager_serve(url, "--broker", f"127.0.0.1:{broker.port}") as base:
+                time.sleep(1.0)  # its broker connection subscribed
                 ours_per_s = delivered_rate(robots, broker.port, url, total)
                 latencies = dashboard_latencies(robots, broker.port, base)
             trips = reference_latencies(broker.port, JOURNAL_SAMPLES)

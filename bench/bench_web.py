@@ -21,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ from pathlib import Path
 import httpx
 
 from potager.db import make_engine, session_factory, upgrade_database
+from sim.broker import free_port
 from trials.design import Factor, rcbd
 from trials.plots import BedArea, lay_out
 from trials.store import ObservationIn, TrialStore, VariableIn, store_laid_out_trial
@@ -95,29 +97,28 @@ def seed(url: str) -> str:
         engine.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
-    """`potager serve`, as an operator runs it, with simulated robots on pseudo-terminals."""
-    command = [
-        sys.executable, "-m", "potager", "serve", "--database", url, "--port", str(port),
-        "--sim-robots", str(ROBOTS), "--sim-site", SITE,
-    ]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/static/app.css", timeout=1).raise_for_status()
-            return server
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    server.kill()
-    raise RuntimeError("the web server did not start within 30 s")
+@contextmanager
+def potager_serve(url: str, *options: str) -> Iterator[str]:
+    """`potager serve` on `url` in a process of its own, as an operator runs it, once it
+    answers; its base URL. Stopped on exit."""
+    port = free_port()
+    command = [sys.executable, "-m", "potager", "serve", "--database", url, "--port", str(port)]
+    server = subprocess.Popen([*command, *options], stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/static/app.css", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("potager serve did not start within 30 s") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 async def _load(
@@ -207,13 +208,10 @@ def main() -> bool:
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'potager.sqlite3'}"
         token = seed(url)
-        port = _free_port()
-        server = start_server(url, port)
-        try:
-            results = asyncio.run(_measure(f"http://127.0.0.1:{port}", token, seconds))
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+        # with simulated robots on pseudo-terminals
+        robots = ("--sim-robots", str(ROBOTS), "--sim-site", SITE)
+        with potager_serve(url, *robots) as base:
+            results = asyncio.run(_measure(base, token, seconds))
     return report(results, seconds)
 
 

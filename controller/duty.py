@@ -15,7 +15,7 @@ from typing import Any
 from controller.action_journal import ActionJournal
 from controller.gantry import Gantry
 from controller.job_runner import JobRunner
-from controller.jobs import ActionListener
+from controller.jobs import Action, ActionListener
 from controller.schedule_file import RobotSchedules
 from controller.scheduler import JobContext, Scheduler, ScheduleStore
 from planner.jobs import ToolBay
@@ -35,7 +35,8 @@ class RobotDuty:
     """The robot's job runner and scheduler over `gantry`, on `clock`.
 
     `alert` hears what a person should know (a failed or interrupted job); `done` hears
-    each finished job with its result; `on_action` every journalled action.
+    each finished job with its result; listeners added with `add_action_listener` hear
+    every journalled action.
     """
 
     def __init__(
@@ -48,11 +49,11 @@ class RobotDuty:
         *,
         alert: Callable[[str], None],
         done: Callable[[str, Mapping[str, Any]], None] = lambda name, result: None,
-        on_action: ActionListener | None = None,
     ) -> None:
         self.plan, self.gantry, self.clock, self._done = plan, gantry, clock, done
         self._epoch, self._origin_s = utc_now(), clock.now_s()
         self._lock = threading.Lock()
+        self._action_listeners: list[ActionListener] = []
         self.job: str | None = None
         """the job running now, if any"""
         slots = {
@@ -60,13 +61,21 @@ class RobotDuty:
         }
         self.runner = JobRunner(
             gantry, clock, ToolBay(slots=tuple(slots.values())), journal, plan.robot_id,
-            self.now, sequences=plan.sequences, on_action=on_action,
+            self.now, sequences=plan.sequences, on_action=self._heard,
         )  # fmt: skip
         self.scheduler = Scheduler(
             store, clock, self.run_job, plan.robot_id, self.runner.make_safe, alert,
             epoch=self._epoch - timedelta(seconds=self._origin_s),
         )  # fmt: skip
         self.scheduler.watch(gantry)
+
+    def add_action_listener(self, listener: ActionListener) -> None:
+        """`listener` hears each action once it is in the journal."""
+        self._action_listeners.append(listener)
+
+    def _heard(self, action: Action) -> None:
+        for listener in self._action_listeners:
+            listener(action)
 
     def now(self) -> datetime:
         """Wall time in UTC as the robot's clock sees it (scaled on a simulated robot)."""

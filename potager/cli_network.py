@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from potager.cli_run import (
+    add_duty_options,
+    keep_on_duty,
+    robot_database,
+    robot_on_duty,
+)
 from potager.errors import PotagerError
 
 PASSWORD_VARIABLE = "POTAGER_BROKER_PASSWORD"
@@ -83,14 +88,8 @@ def add_agent(commands: Any) -> None:
     agent.add_argument("--port", help="the robot's serial port")
     agent.add_argument("--site", required=True, help="the site the robot belongs to")
     add_broker_options(agent, username_help="the robot's broker account (default: its id)")
-    agent.add_argument("--database", help="SQLAlchemy URL (default: the settings' database)")
+    add_duty_options(agent)
     agent.add_argument("--photos", type=Path, help="the robot's photo folder (default: beside)")
-    agent.add_argument(
-        "--until", type=datetime.fromisoformat, metavar="ISO-TIME", help="stop at this time"
-    )
-    agent.add_argument(
-        "--time-scale", type=float, default=1.0, help="for a simulated robot: clock speed-up"
-    )
     agent.add_argument(
         "--outbox", action="store_true", help="say what waits for the broker, and stop"
     )
@@ -129,23 +128,12 @@ def _run_agent(args: argparse.Namespace) -> int:
     from agent.messages import robot_topics
     from agent.outbox import Outbox
     from agent.runtime import RobotAgent
-    from controller.action_journal import ActionJournal
-    from controller.duty import RobotDuty, install_schedules
-    from controller.gantry import Gantry
-    from controller.link import SerialLink
     from controller.schedule_file import load_robot_schedules
-    from controller.scheduler import ScheduleStore
-    from potager.cli_run import robot_clock
-    from potager.cli_web import database_url
-    from potager.db import make_engine, session_factory, upgrade_database
-    from potager.robots import get_profile
     from trials.photos import photo_dir_for
 
     plan = load_robot_schedules(args.file)
     robot_topics(args.site, plan.robot_id)  # names fit for topics, before the robot moves
-    url = database_url(args.database)
-    upgrade_database(url)
-    sessions = session_factory(make_engine(url))
+    url, sessions = robot_database(args)
     if args.outbox:
         return _print_outbox(Outbox(sessions, args.site, plan.robot_id))
     if not args.broker or not args.port:
@@ -154,16 +142,7 @@ def _run_agent(args: argparse.Namespace) -> int:
             "or --outbox to see what waits"
         )
     broker = broker_settings(args, plan.robot_id)
-    store = ScheduleStore(sessions)
-    for name in install_schedules(store, plan):
-        print(f"schedule {name!r} is no longer in {args.file}: disabled")
-    clock = robot_clock(args.time_scale)
-    with Gantry(SerialLink(args.port, clock=clock), get_profile(plan.profile)) as gantry:
-        duty = RobotDuty(
-            plan, gantry, clock, store, ActionJournal(sessions),
-            alert=lambda message: print(f"ALERT {message}", file=sys.stderr, flush=True),
-            on_action=lambda action: agent.wake(),
-        )  # fmt: skip
+    with robot_on_duty(args, plan, sessions) as duty:
         agent = RobotAgent(duty, sessions, args.site, broker, args.photos or photo_dir_for(url))
         with agent:
             print(
@@ -171,16 +150,8 @@ def _run_agent(args: argparse.Namespace) -> int:
                 f"{broker.host}:{broker.port}: {len(plan.schedules)} schedules",
                 flush=True,
             )
-            try:
-                while args.until is None or duty.now() < args.until:
-                    stretch_end = duty.now() + AGENT_STRETCH
-                    if args.until is not None:
-                        stretch_end = min(stretch_end, args.until)
-                    duty.run_until(
-                        stretch_end if args.until is None else min(stretch_end, args.until)
-                    )
-            except KeyboardInterrupt:
-                print("stopping; what is not yet delivered stays in the outbox")
+            stopped = "stopping; what is not yet delivered stays in the outbox"
+            keep_on_duty(duty, args.until, AGENT_STRETCH, stopped)
         waiting = agent.outbox.waiting()
         print(f"{waiting} envelope(s) wait for the broker" if waiting else "outbox delivered")
     return 0

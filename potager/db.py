@@ -12,6 +12,7 @@ PostgreSQL, for a multi-site server, is reached through psycopg 3.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -218,10 +219,17 @@ def upgrade_database(url: str, revision: str = "head") -> None:
         engine.dispose()
 
 
+SCRATCH_ADMIN_URL = os.environ.get(
+    "POTAGER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+"""The PostgreSQL server tests and benchmarks make their scratch databases on (a
+superuser's URL): the machine's own, unless POTAGER_TEST_POSTGRES_URL says otherwise."""
+
+
 @contextlib.contextmanager
-def scratch_postgres_database(admin_url: str, prefix: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database on the server of `admin_url` (a superuser's URL),
-    dropped on exit: what tests and benchmarks measure on, leaving the server as it was."""
+def scratch_postgres_database(prefix: str, admin_url: str = SCRATCH_ADMIN_URL) -> Iterator[str]:
+    """A new, empty PostgreSQL database on the server of `admin_url`, dropped on exit: what
+    tests and benchmarks measure on, leaving the server as it was."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     execute_autocommit(admin_url, f'CREATE DATABASE "{name}"')
     try:

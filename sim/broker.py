@@ -31,7 +31,7 @@ class Broker:
 
     def __init__(self, binary: str, folder: Path) -> None:
         self.binary, self.folder = binary, folder
-        self.port = _free_port()
+        self.port = free_port()
         self.config = folder / "mosquitto.conf"
         self._write_config("allow_anonymous true\n")
         self._process: subprocess.Popen[bytes] | None = None
@@ -88,7 +88,7 @@ class Broker:
             self._process = None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

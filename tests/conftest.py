@@ -13,20 +13,19 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from potager.db import execute_autocommit, scratch_postgres_database
-
-POSTGRES_ADMIN_URL = os.environ.get(
-    "POTAGER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
+from potager.db import SCRATCH_ADMIN_URL, execute_autocommit, scratch_postgres_database
 
 
-def _unavailable(reason: str) -> None:
+def unavailable(reason: str) -> NoReturn:
+    """A service a test needs is missing: under CI=true the test fails (CI must not go
+    green without it), elsewhere it is skipped with the reason."""
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: PostgreSQL is required)")
+        pytest.fail(f"{reason} (CI=true: it is required)")
     pytest.skip(reason)
 
 
@@ -34,11 +33,11 @@ def _unavailable(reason: str) -> None:
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL database of its own for this test session, dropped afterwards."""
     try:
-        scratch = scratch_postgres_database(POSTGRES_ADMIN_URL, "potager_test")
+        scratch = scratch_postgres_database("potager_test")
         with scratch as url:
             yield url
     except OperationalError as error:  # the server is not there (CREATE DATABASE failed)
-        _unavailable(f"no PostgreSQL at {POSTGRES_ADMIN_URL}: {error.orig}")
+        unavailable(f"no PostgreSQL at {SCRATCH_ADMIN_URL}: {error.orig}")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

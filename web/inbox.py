@@ -44,10 +44,6 @@ class Inbox:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def receive(self, envelope: Envelope, received_at: datetime) -> bool:
-        """Keep `envelope`; False when this robot's envelope `seq` was already kept."""
-        return self.receive_many([envelope], received_at) == 1
-
     def receive_many(self, envelopes: Sequence[Envelope], received_at: datetime) -> int:
         """Keep a batch in one transaction; how many were new."""
         rows = [
@@ -118,13 +114,16 @@ class Inbox:
         return run_in_transaction(self._sessions, work, read_only=True)
 
     def latest(self, per_robot: int) -> list[Envelope]:
-        """Each robot's newest `per_robot` envelopes and its newest state, oldest first:
-        what a restarted server needs to show the robots again."""
+        """Each robot's newest `per_robot` applied envelopes and its newest applied state,
+        oldest first: what a restarted server shows the robots with again (the applier
+        then applies the rest)."""
 
         def work(session: Session) -> list[Envelope]:
             found: list[Envelope] = []
             for robot_id in session.scalars(select(InboxRecord.robot_id).distinct()):
-                mine = select(InboxRecord).where(InboxRecord.robot_id == robot_id)
+                mine = select(InboxRecord).where(
+                    InboxRecord.robot_id == robot_id, InboxRecord.applied_at.is_not(None)
+                )
                 newest = session.scalars(mine.order_by(InboxRecord.seq.desc()).limit(per_robot))
                 state = session.scalars(
                     mine.where(InboxRecord.kind == "state")

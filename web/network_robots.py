@@ -59,10 +59,7 @@ class NetworkRobots:
     def heard(self, envelope: Envelope, site_id: int | None, problem: str | None = None) -> None:
         """Fold one envelope into its robot's status; `problem`: why it was not applied."""
         with self._lock:
-            robot = self._robots.get(envelope.robot_id)
-            if robot is None:
-                robot = NetworkRobot(envelope.robot_id, envelope.site, site_id)
-                self._robots[envelope.robot_id] = robot
+            robot = self._robot_of(envelope, site_id)
             _fold(robot, envelope)
             if problem is not None:
                 robot.log.append(f"{_clock(envelope.recorded_at)} not applied: {problem}")
@@ -72,11 +69,16 @@ class NetworkRobots:
         """Rebuild from stored envelopes (each robot's in its order), quietly."""
         with self._lock:
             for envelope, site_id in envelopes:
-                robot = self._robots.setdefault(
-                    envelope.robot_id, NetworkRobot(envelope.robot_id, envelope.site, site_id)
-                )
-                _fold(robot, envelope)
+                _fold(self._robot_of(envelope, site_id), envelope)
         self._changed()
+
+    def _robot_of(self, envelope: Envelope, site_id: int | None) -> NetworkRobot:
+        """The envelope's robot, known from now on (call with the lock held)."""
+        robot = self._robots.get(envelope.robot_id)
+        if robot is None:
+            robot = NetworkRobot(envelope.robot_id, envelope.site, site_id)
+            self._robots[envelope.robot_id] = robot
+        return robot
 
     def send(self, robot: NetworkRobot, kind: CommandKind, args: dict[str, Any]) -> Command:
         """Hand a command for `robot` to the broker; an AgentError when it cannot go."""

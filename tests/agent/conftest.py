@@ -4,7 +4,6 @@ stop and start. Missing `mosquitto` fails the tests under CI=true and skips them
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from potager.db import make_engine, session_factory, upgrade_database
 from sim.broker import Broker, mosquitto_binary
+from tests.conftest import unavailable
 from web.inbox import Inbox
 from web.ingest import Ingestor
 
@@ -26,10 +26,7 @@ def running_broker(folder: Path) -> Iterator[Broker]:
     `mosquitto` fails under CI=true, skips elsewhere."""
     binary = mosquitto_binary()
     if binary is None:
-        reason = "mosquitto is not installed (make test installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: the broker is required)")
-        pytest.skip(reason)
+        unavailable("mosquitto is not installed (make test installs it)")
     running = Broker(binary, folder)
     try:
         yield running

@@ -35,7 +35,14 @@ from tests.agent.test_store_and_forward import WAIT_S, eventually
 from trials.design import Factor, rcbd
 from trials.photos import PhotoFolder
 from trials.plots import BedArea, lay_out
-from trials.store import Observation, ObservationIn, Photo, TrialStore, store_laid_out_trial
+from trials.store import (
+    Observation,
+    ObservationIn,
+    Photo,
+    TrialStore,
+    VariableIn,
+    store_laid_out_trial,
+)
 from web.inbox import InboxRecord
 from web.network_server import ServerNetwork
 from web.robots import NetworkRobotError, RobotHub
@@ -105,10 +112,7 @@ def robot_on_duty(folder: Path, broker: BrokerSettings, every_hours: int = 12) -
         simulated_robots(PROFILE, 1, clock) as (firmware,),
         Gantry(SerialLink(firmware.port, clock=clock), PROFILE) as gantry,
     ):
-        duty = RobotDuty(
-            plan, gantry, clock, store, ActionJournal(sessions), alert=print,
-            on_action=lambda action: agent.wake(),
-        )  # fmt: skip
+        duty = RobotDuty(plan, gantry, clock, store, ActionJournal(sessions), alert=print)
         agent = RobotAgent(duty, sessions, "lyon", broker, folder / "photos")
         trials = TrialStore(sessions)
         with agent:
@@ -149,9 +153,7 @@ def record_measurements(robot: OnDuty) -> None:
     robot.photos.add_image(trial_id, second, view, at)
 
 
-def _cover() -> Any:
-    from trials.store import VariableIn
-
+def _cover() -> VariableIn:
     return VariableIn(name="canopy_cover", unit="%", minimum=0.0, maximum=100.0)
 
 

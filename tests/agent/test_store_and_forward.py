@@ -153,6 +153,6 @@ def test_the_inbox_keeps_one_copy_of_a_resent_envelope(inbox: Inbox) -> None:
     envelope = Envelope(
         site="lyon", robot_id="bot-1", seq=7, kind="state", recorded_at=START, body={"a": 1}
     )
-    assert inbox.receive(envelope, START) is True
-    assert inbox.receive(envelope, START + timedelta(minutes=5)) is False
+    assert inbox.receive_many([envelope], START) == 1
+    assert inbox.receive_many([envelope, envelope], START + timedelta(minutes=5)) == 0
     assert inbox.received("bot-1") == [envelope]

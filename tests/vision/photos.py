@@ -8,11 +8,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 from numpy.typing import NDArray
 
 from sim.camera import DAYLIGHT, Lighting, Rendered, render_photo
 from sim.garden import Garden, Kind, Species, scatter_weeds, sow_grid
+from tests.conftest import unavailable
 from vision.camera_model import CameraModel
 from vision.classify import SownPoints
 from vision.datasets import CROP, SOIL, WEED
@@ -35,10 +35,7 @@ def dataset_dir(name: str) -> Path:
     """The shared dataset folder; missing, it fails under CI=true and skips elsewhere."""
     folder = datasets_root() / name
     if not folder.is_dir():
-        message = f"the real photos are expected in {folder} (shared/datasets)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"the real photos are expected in {folder} (shared/datasets)")
     return folder
 
 
